@@ -1,0 +1,5 @@
+import sys
+
+from benchy.cli import main
+
+sys.exit(main())

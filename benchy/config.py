@@ -1,0 +1,320 @@
+"""Suite and target files (TOML) → typed, validated models. Nothing runs before all of it validates."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchy.errors import ConfigError
+from benchy.runtimes import RUNTIMES, Delegate
+from benchy.tomltable import Table, load_toml
+
+BUDGET_KEYS = {
+    "latency_p50_ms": "latency_p50_ms",
+    "latency_p90_ms": "latency_p90_ms",
+    "latency_p99_ms": "latency_p99_ms",
+    "peak_memory_mb": "peak_rss_mb",
+    "model_memory_mb": "model_memory_mb",
+    "model_size_kb": "model_size_kb",
+    "accuracy_min": "accuracy",
+    "accuracy_drop_max": "accuracy_drop",
+}
+"""Budget name → the cells column it limits. `accuracy_min` is a floor; the rest are ceilings."""
+
+FLOOR_BUDGETS = {"accuracy_min"}
+METRICS = ("accuracy", "top_k", "mae", "rmse")
+DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32", "int64")
+FILTER_KEYS = ("target", "model", "variant", "runtime", "delegate", "threads")
+RANK_COLUMNS = (
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p99_ms",
+    "peak_rss_mb",
+    "model_memory_mb",
+    "model_size_kb",
+)
+
+
+@dataclass(frozen=True)
+class Measure:
+    warmup_runs: int = 10
+    warmup_seconds: float = 0.2
+    min_runs: int = 50
+    min_seconds: float = 1.0
+    max_seconds: float = 10.0
+    max_runs: int = 100_000
+    repetitions: int = 1
+    timeout_s: float = 120.0
+
+    def payload(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+QUICK = {"warmup_runs": 3, "warmup_seconds": 0.02, "min_runs": 20, "min_seconds": 0.1,
+         "max_seconds": 2.0, "repetitions": 1}
+"""`--quick` defaults; a suite's [measure.quick] overrides them."""
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    kind: str  # "dataset" | "random"
+    low: float = 0.0
+    high: float = 1.0
+    seed: int = 0
+    shape: tuple[int, ...] | None = None
+    dtype: str | None = None
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    variants: dict[str, Path]
+    reference: str | None
+    dataset: Path | None
+    metric: str
+    top_k: int
+    input: InputSpec
+    budgets: dict[str, float]
+    target_budgets: dict[str, dict[str, float]]
+    dataset_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Filter:
+    values: dict[str, tuple[str, ...]]
+
+    def matches(self, cell: dict[str, str]) -> bool:
+        return all(cell[key] in allowed for key, allowed in self.values.items())
+
+
+@dataclass(frozen=True)
+class Matrix:
+    runtimes: tuple[str, ...]
+    delegates: dict[str, tuple[Delegate, ...]]
+    threads: tuple[int, ...]
+    include: tuple[Filter, ...]
+    exclude: tuple[Filter, ...]
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    path: Path
+    description: str
+    targets: tuple[str, ...]
+    models: dict[str, Model]
+    matrix: Matrix
+    measure: Measure
+    quick: Measure
+    budgets: dict[str, float]
+    target_budgets: dict[str, dict[str, float]]
+    rank_by: str
+
+    def budgets_for(self, model: str, target: str, target_file: dict[str, float]) -> dict[str, float]:
+        """Most specific wins: suite < target file < suite per-target < model < model per-target."""
+        m = self.models[model]
+        merged: dict[str, float] = {}
+        for layer in (
+            self.budgets,
+            target_file,
+            self.target_budgets.get(target, {}),
+            m.budgets,
+            m.target_budgets.get(target, {}),
+        ):
+            merged.update(layer)
+        return merged
+
+
+def _budgets(t: Table) -> dict[str, float]:
+    t.only(*BUDGET_KEYS)
+    return {key: t.number(key, minimum=0) for key in BUDGET_KEYS if key in t}
+
+
+def _per_target_budgets(t: Table, key: str) -> dict[str, dict[str, float]]:
+    return {name: _budgets(sub) for name, sub in t.tables(key).items()}
+
+
+def _measure(t: Table, base: Measure) -> Measure:
+    t.only(*(f.name for f in dataclasses.fields(Measure)), "quick")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(Measure):
+        if f.name in t:
+            integer = f.type == "int"
+            minimum = 1 if f.name in ("min_runs", "max_runs", "repetitions") else 0
+            above = f.name in ("max_seconds", "timeout_s")
+            values[f.name] = t.number(f.name, minimum=minimum, integer=integer, above=above)
+    measure = dataclasses.replace(base, **values)
+    if measure.max_seconds < measure.min_seconds:
+        raise t.error("max_seconds", f"must be ≥ min_seconds ({measure.min_seconds:g})")
+    if measure.max_runs < measure.min_runs:
+        raise t.error("max_runs", f"must be ≥ min_runs ({measure.min_runs})")
+    return measure
+
+
+def _input(t: Table, has_dataset: bool) -> InputSpec:
+    t.only("source", "low", "high", "seed", "shape", "dtype")
+    default = "dataset" if has_dataset else "random"
+    source = t.str("source", default, choices=("dataset", "random"))
+    if source == "dataset" and not has_dataset:
+        raise t.error("source", 'is "dataset" but the model has no dataset = "FILE.npz"')
+    low = t.number("low", 0.0)
+    high = t.number("high", 1.0)
+    if high < low:
+        raise t.error("high", f"must be ≥ low ({low:g})")
+    shape = t.int_list("shape", None, minimum=1)
+    return InputSpec(source, low, high, t.number("seed", 0, integer=True, minimum=0), shape,
+                     t.str("dtype", None, choices=DTYPES))
+
+
+def _check_dataset(t: Table, path: Path) -> None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = set(data.files)
+    except (OSError, ValueError) as exc:
+        raise t.error("dataset", f"expected an .npz file with arrays x and y: {exc}") from None
+    if not {"x", "y"} <= keys:
+        raise t.error("dataset", f"{path.name} must hold arrays x and y; it has {', '.join(sorted(keys))}")
+
+
+def _model(name: str, t: Table, root: Path) -> Model:
+    t.only("variants", "reference", "dataset", "dataset_limit", "metric", "top_k", "input",
+           "budgets", "target_budgets")
+    vt = t.table("variants", required=True)
+    if not vt.data:
+        raise t.error("variants", 'expected at least one variant, e.g. fp32 = "models/m.tflite"')
+    variants = {v: vt.path_value(v, root) for v in vt.data}
+    reference = t.str("reference", None, choices=tuple(variants))
+    dataset = t.path_value("dataset", root, None)
+    if dataset is not None:
+        _check_dataset(t, dataset)
+    metric = t.str("metric", "accuracy", choices=METRICS)
+    return Model(
+        name=name,
+        variants=variants,
+        reference=reference,
+        dataset=dataset,
+        metric=metric,
+        top_k=t.number("top_k", 5, integer=True, minimum=1),
+        input=_input(t.table("input"), dataset is not None),
+        budgets=_budgets(t.table("budgets")),
+        target_budgets=_per_target_budgets(t, "target_budgets"),
+        dataset_limit=t.number("dataset_limit", None, integer=True, minimum=1),
+    )
+
+
+def _filters(t: Table, key: str, models: dict[str, Model]) -> tuple[Filter, ...]:
+    out = []
+    for ft in t.table_list(key):
+        ft.only(*FILTER_KEYS)
+        values: dict[str, tuple[str, ...]] = {}
+        for k in ft.keys():
+            raw = ft.data[k]
+            items = raw if isinstance(raw, list) else [raw]
+            if not items or not all(isinstance(i, str | int) and not isinstance(i, bool) for i in items):
+                raise ft.error(k, f"expected a string, an integer or a list of them, got {raw!r}")
+            values[k] = tuple(str(i) for i in items)
+        if "model" in values:
+            for m in values["model"]:
+                if m not in models:
+                    raise ft.error("model", f'unknown model "{m}"; valid choices: {", ".join(sorted(models))}')
+        out.append(Filter(values))
+    return tuple(out)
+
+
+def _matrix(t: Table, models: dict[str, Model]) -> Matrix:
+    t.only("runtimes", "threads", "include", "exclude", *RUNTIMES)
+    runtimes = t.str_list("runtimes", tuple(RUNTIMES), choices=tuple(RUNTIMES))
+    delegates = {}
+    for name in runtimes:
+        sub = t.table(name)
+        sub.only(*RUNTIMES[name].config_keys)
+        delegates[name] = RUNTIMES[name].parse_delegates(sub)
+    return Matrix(
+        runtimes=runtimes,
+        delegates=delegates,
+        threads=t.int_list("threads", (1,), minimum=1),
+        include=_filters(t, "include", models),
+        exclude=_filters(t, "exclude", models),
+    )
+
+
+def load_suite(path: Path) -> Suite:
+    shown = str(path)
+    t = load_toml(path, shown)
+    t.only("suite", "models", "matrix", "measure", "budgets", "target_budgets")
+    root = path.resolve().parent
+    head = t.table("suite")
+    head.only("name", "description", "targets", "rank_by")
+    models = {name: _model(name, mt, root) for name, mt in t.tables("models", required=True).items()}
+    measure_t = t.table("measure")
+    measure = _measure(measure_t, Measure())
+    quick = _measure(measure_t.table("quick"), dataclasses.replace(measure, **QUICK))
+    return Suite(
+        name=head.str("name", path.stem),
+        path=path,
+        description=head.str("description", ""),
+        targets=head.str_list("targets", ("local",)),
+        models=models,
+        matrix=_matrix(t.table("matrix"), models),
+        measure=measure,
+        quick=quick,
+        budgets=_budgets(t.table("budgets")),
+        target_budgets=_per_target_budgets(t, "target_budgets"),
+        rank_by=head.str("rank_by", "latency_p50_ms", choices=RANK_COLUMNS),
+    )
+
+
+@dataclass(frozen=True)
+class TargetConfig:
+    name: str
+    kind: str
+    path: Path | None
+    description: str
+    budgets: dict[str, float]
+    options: Any
+
+
+def find_target_file(name_or_path: str, suite_path: Path | None) -> Path:
+    """`NAME` → targets/NAME.toml (cwd, then beside the suite's parent); else a path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or "/" in name_or_path:
+        return candidate
+    places = [Path.cwd() / "targets"]
+    if suite_path is not None:
+        places.append(suite_path.resolve().parent.parent / "targets")
+    for place in places:
+        if (place / f"{name_or_path}.toml").is_file():
+            return place / f"{name_or_path}.toml"
+    return places[0] / f"{name_or_path}.toml"
+
+
+def load_target(
+    name_or_path: str, suite_path: Path | None = None, origin: tuple[str, str] = ("--target", "")
+) -> TargetConfig:
+    """Load a target file. `origin` (file, key) is where the name came from, for the error."""
+    from benchy.targets import TARGET_KINDS
+
+    path = find_target_file(name_or_path, suite_path)
+    shown = str(path)
+    if not path.is_file():
+        here = sorted(p.stem for p in path.parent.glob("*.toml")) if path.parent.is_dir() else []
+        known = f"; valid choices: {', '.join(here)}" if here else ""
+        raise ConfigError(
+            origin[0], origin[1], f'target "{name_or_path}" not found: no file {shown}{known}'
+        )
+    t = load_toml(path, shown)
+    kind = t.str("kind", choices=tuple(TARGET_KINDS))
+    cls = TARGET_KINDS[kind]
+    t.only("kind", "name", "description", "budgets", *cls.option_keys)
+    return TargetConfig(
+        name=t.str("name", path.stem),
+        kind=kind,
+        path=path,
+        description=t.str("description", ""),
+        budgets=_budgets(t.table("budgets")),
+        options=cls.parse_options(t),
+    )

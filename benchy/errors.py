@@ -1,0 +1,36 @@
+"""Typed errors. Each maps to a documented exit code in the CLI."""
+
+from __future__ import annotations
+
+
+class BenchyError(Exception):
+    """Base class for errors benchy reports as one line, without a traceback."""
+
+    exit_code = 3
+
+
+class ConfigError(BenchyError):
+    """A suite or target file is wrong. The message names file, table and key."""
+
+    exit_code = 2
+
+    def __init__(self, file: str, where: str, message: str) -> None:
+        self.file, self.where = file, where
+        place = f"{file}: {where}: " if where else f"{file}: "
+        super().__init__(place + message)
+
+
+class UsageError(BenchyError):
+    """The command line is wrong."""
+
+    exit_code = 2
+
+
+class TargetError(BenchyError):
+    """A target cannot be used (unreachable, worker died, protocol broken)."""
+
+    exit_code = 3
+
+
+class CellTimeout(TargetError):
+    """A cell did not answer within its time limit."""

@@ -1,0 +1,76 @@
+"""Suite × targets → the list of cells to run, plus the pairs that cannot apply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchy.config import Suite
+from benchy.runtimes import RUNTIMES, Delegate
+
+
+@dataclass(frozen=True)
+class Cell:
+    target: str
+    model: str
+    variant: str
+    runtime: str
+    delegate: Delegate
+    threads: int
+    model_file: Path
+    reason: str | None = None  # set when the cell cannot apply (it is listed, never run)
+
+    @property
+    def applicable(self) -> bool:
+        return self.reason is None
+
+    def labels(self) -> dict[str, str]:
+        return {
+            "target": self.target,
+            "model": self.model,
+            "variant": self.variant,
+            "runtime": self.runtime,
+            "delegate": self.delegate.label,
+            "threads": str(self.threads),
+        }
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return tuple(self.labels().values())
+
+    def title(self) -> str:
+        return (
+            f"{self.target}/{self.model}/{self.variant} · {self.runtime}/{self.delegate.label}"
+            f" · {self.threads}t"
+        )
+
+
+def expand(suite: Suite, targets: list[str]) -> list[Cell]:
+    """Every cell in run order: per target and model, the reference variant first (others compare to it)."""
+    cells: list[Cell] = []
+    matrix = suite.matrix
+    for target in targets:
+        for model in suite.models.values():
+            variants = sorted(model.variants, key=lambda v: v != model.reference)
+            for variant in variants:
+                path = model.variants[variant]
+                for runtime in matrix.runtimes:
+                    spec = RUNTIMES[runtime]
+                    if not spec.applies_to(path.name):
+                        reason = f"{runtime} does not run {path.suffix} files"
+                        na = Delegate("-", {})
+                        cells.append(Cell(target, model.name, variant, runtime, na, 0, path, reason))
+                        continue
+                    for delegate in matrix.delegates[runtime]:
+                        for threads in matrix.threads:
+                            cell = Cell(target, model.name, variant, runtime, delegate, threads, path)
+                            if _selected(suite, cell):
+                                cells.append(cell)
+    return cells
+
+
+def _selected(suite: Suite, cell: Cell) -> bool:
+    labels = cell.labels()
+    if suite.matrix.include and not any(f.matches(labels) for f in suite.matrix.include):
+        return False
+    return not any(f.matches(labels) for f in suite.matrix.exclude)

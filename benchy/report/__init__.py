@@ -1,0 +1,1 @@
+"""Presentation of stored results: terminal tables, and later JUnit and markdown."""

@@ -1,0 +1,24 @@
+"""Pick the best cell meeting all budgets, per target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Best:
+    target: str
+    row: pd.Series | None
+    rank_by: str
+    candidates: int
+
+
+def best_per_target(cells: pd.DataFrame, rank_by: str) -> list[Best]:
+    out = []
+    for target, group in cells.groupby("target", sort=False):
+        passing = group[(group["verdict"] == "pass") & group[rank_by].notna()]
+        row = passing.sort_values(rank_by, kind="stable").iloc[0] if len(passing) else None
+        out.append(Best(str(target), row, rank_by, len(passing)))
+    return out

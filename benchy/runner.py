@@ -1,0 +1,246 @@
+"""Schedules cells on targets, turns worker results into cell rows, hands them to the store.
+
+No formatting here: progress goes out through the `Events` callbacks.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from benchy import gate, metrics
+from benchy.config import Measure, Suite, TargetConfig
+from benchy.errors import BenchyError, TargetError
+from benchy.matrix import Cell
+from benchy.stats import summarize
+from benchy.store import RunStore, sha256_file
+from benchy.targets import TARGET_KINDS
+from benchy.targets.base import Target
+
+log = logging.getLogger(__name__)
+
+
+class Events(Protocol):
+    def cell_started(self, cell: Cell) -> None: ...
+    def cell_finished(self, cell: Cell, row: dict[str, Any]) -> None: ...
+
+
+class NoEvents:
+    def cell_started(self, cell: Cell) -> None:
+        pass
+
+    def cell_finished(self, cell: Cell, row: dict[str, Any]) -> None:
+        pass
+
+
+@dataclass
+class Reference:
+    """The reference variant's outputs and metric on one target, for agreement and accuracy drop."""
+
+    outputs: np.ndarray | None = None
+    metric_value: float | None = None
+
+
+@dataclass
+class Plan:
+    suite: Suite
+    measure: Measure
+    targets: list[TargetConfig]
+    cells: list[Cell]
+    target_failed: bool = False
+    references: dict[tuple[str, str], Reference] = field(default_factory=dict)
+
+
+def base_row(cell: Cell) -> dict[str, Any]:
+    return {
+        **cell.labels(),
+        "threads": cell.threads,
+        "model_file": cell.model_file.name,
+        "status": "n/a" if not cell.applicable else "error",
+        "error": cell.reason,
+    }
+
+
+class Runner:
+    def __init__(self, plan: Plan, store: RunStore, events: Events | None = None) -> None:
+        self.plan, self.store = plan, store
+        self.events = events or NoEvents()
+        self._labels: dict[str, np.ndarray] = {}
+        self._hashes: dict[Path, str] = {}
+
+    def run(self) -> list[dict[str, Any]]:
+        for target in self.plan.targets:
+            cells = [c for c in self.plan.cells if c.target == target.name]
+            self._run_target(target, cells)
+        return self.store.rows
+
+    def _run_target(self, config: TargetConfig, cells: list[Cell]) -> None:
+        target: Target = TARGET_KINDS[config.kind](config.name, config.options)
+        try:
+            target.open()
+            facts = target.facts()
+            self.store.set_facts(config.name, facts)
+            files = sorted({c.model_file for c in cells} | self._datasets())
+            paths = target.prepare(files)
+        except BenchyError as exc:
+            self.plan.target_failed = True
+            log.error("target %s failed: %s", config.name, exc)
+            for cell in cells:
+                self._record(cell, {**base_row(cell), "error": f"target failed: {exc}"} if cell.applicable else base_row(cell), config)
+            target.close()
+            return
+        try:
+            for cell in cells:
+                self.events.cell_started(cell)
+                if not cell.applicable:
+                    self._record(cell, base_row(cell), config)
+                    continue
+                row = self._measure(target, cell, paths, facts)
+                self._record(cell, row, config)
+        finally:
+            target.close()
+
+    def _datasets(self) -> set[Path]:
+        return {m.dataset for m in self.plan.suite.models.values() if m.dataset is not None}
+
+    def _payload(self, cell: Cell, paths: dict[Path, str], repetition: int) -> dict[str, Any]:
+        model = self.plan.suite.models[cell.model]
+        spec = model.input
+        if spec.kind == "dataset" and model.dataset is not None:
+            inputs: dict[str, Any] = {"kind": "dataset", "path": paths[model.dataset], "key": "x"}
+            if model.dataset_limit:
+                inputs["limit"] = model.dataset_limit
+        else:
+            inputs = {"kind": "random", "low": spec.low, "high": spec.high, "seed": spec.seed}
+            if spec.shape:
+                inputs["shape"] = list(spec.shape)
+        return {
+            "runtime": cell.runtime,
+            "model_path": paths[cell.model_file],
+            "delegate": cell.delegate.payload,
+            "threads": cell.threads,
+            "inputs": inputs,
+            "measure": self.plan.measure.payload(),
+            "timeout_s": self.plan.measure.timeout_s,
+            # Outputs are collected once (first repetition): they do not change between processes.
+            "collect_outputs": model.dataset is not None and repetition == 0,
+        }
+
+    def _measure(self, target: Target, cell: Cell, paths: dict[Path, str], facts: dict[str, Any]) -> dict[str, Any]:
+        row = base_row(cell)
+        results = []
+        started = time.perf_counter()
+        for rep in range(self.plan.measure.repetitions):
+            try:
+                result = target.run_cell(self._payload(cell, paths, rep), self.plan.measure.timeout_s)
+            except TargetError as exc:
+                result = {"status": "error", "error": str(exc)}
+            if result.get("status") != "ok":
+                row.update(status=result.get("status", "error"), error=result.get("error"))
+                tail = (result.get("log_tail") or "").strip()
+                if tail and result.get("status") in ("crashed", "error"):
+                    row["error"] = f"{row['error']} | log: {tail.splitlines()[-1][:300]}"
+                return row
+            results.append(result)
+        wall = time.perf_counter() - started
+        return self._fill(row, cell, results, wall, facts)
+
+    def _fill(self, row: dict[str, Any], cell: Cell, results: list[dict[str, Any]], wall: float, facts: dict[str, Any]) -> dict[str, Any]:
+        first = results[0]
+        samples = np.concatenate([np.asarray(r["samples_ns"], dtype=np.int64) for r in results])
+        reps = np.concatenate([np.full(len(r["samples_ns"]), i) for i, r in enumerate(results)])
+        s = summarize(samples / 1e6)
+        window = sum(r["window_s"] for r in results)
+        peaks = [r["peak_rss_mb"] for r in results if r["peak_rss_mb"] is not None]
+        peak = max(peaks) if peaks else None
+        before = first["rss_before_mb"]
+        size = cell.model_file.stat().st_size
+        row.update(
+            status="ok",
+            error=None,
+            runtime_module=first["runtime_module"],
+            runtime_version=first["runtime_version"],
+            delegate_applied=first["delegate_applied"],
+            latency_p50_ms=s.p50,
+            latency_p90_ms=s.p90,
+            latency_p99_ms=s.p99,
+            latency_mean_ms=s.mean,
+            latency_std_ms=s.std,
+            latency_min_ms=s.min,
+            latency_max_ms=s.max,
+            latency_ci_low_ms=s.ci_low,
+            latency_ci_high_ms=s.ci_high,
+            throughput_ips=s.n / (samples.sum() / 1e9),
+            n_samples=s.n,
+            repetitions=len(results),
+            warmup_runs=first["warmup_runs"],
+            load_ms=float(np.median([r["load_ms"] for r in results])),
+            first_inference_ms=float(np.median([r["first_inference_ms"] for r in results])),
+            rss_before_mb=before,
+            rss_after_load_mb=first["rss_after_load_mb"],
+            peak_rss_mb=peak,
+            model_memory_mb=None if peak is None or before is None else peak - before,
+            model_size_bytes=size,
+            model_size_kb=size / 1024,
+            model_sha256=self._sha(cell.model_file),
+            window_s=window,
+            overhead_s=max(wall - window, 0.0),
+            emulated=bool(facts.get("emulated")),
+        )
+        self._quality(row, cell, first.get("outputs"))
+        row["_samples"] = (samples, reps)
+        return row
+
+    def _sha(self, path: Path) -> str:
+        if path not in self._hashes:
+            self._hashes[path] = sha256_file(path)
+        return self._hashes[path]
+
+    def _quality(self, row: dict[str, Any], cell: Cell, outputs: list[list[float]] | None) -> None:
+        model = self.plan.suite.models[cell.model]
+        row.update(metric=None, metric_value=None, accuracy=None, accuracy_drop=None,
+                   agreement=None, max_abs_error=None)
+        if outputs is None or model.dataset is None:
+            return
+        out = np.asarray(outputs, dtype=np.float64)
+        y = self._labels_for(model.dataset)[: len(out)]
+        q = metrics.score(model.metric, out, y, model.top_k)
+        classification = model.metric in metrics.CLASSIFICATION
+        row.update(metric=q.metric, metric_value=q.value)
+        if classification:
+            row["accuracy"] = q.value
+        ref_key = (cell.target, cell.model)
+        ref = self.plan.references.setdefault(ref_key, Reference())
+        if cell.variant == model.reference and ref.outputs is None:
+            ref.outputs, ref.metric_value = out, q.value
+        if ref.outputs is not None and ref.outputs.shape == out.shape:
+            agree, max_abs = metrics.agreement(out, ref.outputs, classification)
+            row.update(agreement=agree, max_abs_error=max_abs)
+            if classification and ref.metric_value is not None:
+                row["accuracy_drop"] = ref.metric_value - q.value
+
+    def _labels_for(self, dataset: Path) -> np.ndarray:
+        key = str(dataset)
+        if key not in self._labels:
+            with np.load(dataset, allow_pickle=False) as data:
+                self._labels[key] = np.asarray(data["y"])
+        return self._labels[key]
+
+    def _record(self, cell: Cell, row: dict[str, Any], config: TargetConfig) -> None:
+        budgets = self.plan.suite.budgets_for(cell.model, cell.target, config.budgets)
+        v = gate.judge(row, budgets)
+        row.update(
+            verdict=v.verdict,
+            failed_budgets="; ".join(v.failed),
+            unchecked_budgets=", ".join(v.unchecked),
+            tightest_budget=v.tightest,
+            headroom_pct=v.headroom_pct,
+        )
+        samples, reps = row.pop("_samples", (None, None))
+        self.store.add(row, samples, reps)
+        self.events.cell_finished(cell, row)

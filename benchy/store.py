@@ -1,0 +1,142 @@
+"""The results directory: cells.parquet/csv, samples.parquet, run.json. Written as cells finish."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+SCHEMA_VERSION = 1
+IDENTITY = ["target", "model", "variant", "runtime", "delegate", "threads"]
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def git_commit(cwd: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def new_run_dir(base: Path, suite: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return base / suite / f"{stamp}-{secrets.token_hex(3)}"
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+class RunStore:
+    """Owns one run directory. Every `add` leaves a readable, complete-so-far result on disk."""
+
+    def __init__(self, directory: Path, manifest: dict[str, Any]) -> None:
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.parts = self.dir / "samples.parts"
+        self.parts.mkdir(exist_ok=True)
+        self.rows: list[dict[str, Any]] = []
+        self.manifest = {"schema_version": SCHEMA_VERSION, "status": "running", **manifest}
+        self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        text = json.dumps(self.manifest, indent=2, default=str) + "\n"
+        _atomic_write(self.dir / "run.json", lambda p: p.write_text(text))
+
+    def set_facts(self, target: str, facts: dict[str, Any]) -> None:
+        self.manifest.setdefault("targets", {})[target] = facts
+        self._write_manifest()
+
+    def add(self, row: dict[str, Any], samples_ns: np.ndarray | None, repetition: np.ndarray | None) -> None:
+        self.rows.append(row)
+        with (self.dir / "cells.jsonl").open("a") as fh:  # journal: survives even a hard kill
+            fh.write(json.dumps(row, default=str) + "\n")
+        self._write_cells()
+        if samples_ns is not None and len(samples_ns):
+            part = pd.DataFrame({k: row[k] for k in IDENTITY}, index=range(len(samples_ns)))
+            part["repetition"] = repetition if repetition is not None else 0
+            part["index"] = np.arange(len(samples_ns))
+            part["latency_ns"] = np.asarray(samples_ns, dtype=np.int64)
+            part["latency_ms"] = part["latency_ns"] / 1e6
+            part.to_parquet(self.parts / f"{len(self.rows):05d}.parquet", index=False)
+
+    def _write_cells(self) -> None:
+        df = cells_frame(self.rows)
+        _atomic_write(self.dir / "cells.parquet", lambda p: df.to_parquet(p, index=False))
+        _atomic_write(self.dir / "cells.csv", lambda p: df.to_csv(p, index=False))
+
+    def finish(self, **fields: Any) -> None:
+        """Merge sample parts into samples.parquet and close the manifest."""
+        parts = sorted(self.parts.glob("*.parquet"))
+        frames = [pd.read_parquet(p) for p in parts]
+        samples = pd.concat(frames, ignore_index=True) if frames else empty_samples()
+        _atomic_write(self.dir / "samples.parquet", lambda p: samples.to_parquet(p, index=False))
+        for p in parts:
+            p.unlink()
+        self.parts.rmdir()
+        self.manifest.update(fields)
+        self.manifest["finished"] = utc_now()
+        self._write_manifest()
+
+
+def empty_samples() -> pd.DataFrame:
+    cols = {k: pd.Series(dtype="string") for k in IDENTITY}
+    cols["threads"] = pd.Series(dtype="int64")
+    for k in ("repetition", "index", "latency_ns"):
+        cols[k] = pd.Series(dtype="int64")
+    cols["latency_ms"] = pd.Series(dtype="float64")
+    return pd.DataFrame(cols)
+
+
+def cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows)
+    # Columns that are None in every row so far must still have a stable type for Parquet.
+    for col in df.columns:
+        if df[col].isna().all():
+            df[col] = df[col].astype("float64" if col in NUMERIC else "string")
+    return df
+
+
+NUMERIC = {
+    "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_mean_ms", "latency_std_ms",
+    "latency_min_ms", "latency_max_ms", "latency_ci_low_ms", "latency_ci_high_ms",
+    "throughput_ips", "load_ms", "first_inference_ms", "rss_before_mb", "rss_after_load_mb",
+    "peak_rss_mb", "model_memory_mb", "model_size_kb", "metric_value", "accuracy",
+    "accuracy_drop", "agreement", "max_abs_error", "headroom_pct", "overhead_s", "window_s",
+}
+
+
+def read_cells(run_dir: Path) -> pd.DataFrame:
+    """Read a stored run's cells, refusing result schemas this version does not know."""
+    manifest = json.loads((run_dir / "run.json").read_text())
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(
+            f"{run_dir}: result schema {version} is not {SCHEMA_VERSION}; "
+            "re-run the suite with this benchy or read it with the benchy that wrote it"
+        )
+    return pd.read_parquet(run_dir / "cells.parquet")

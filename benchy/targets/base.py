@@ -1,0 +1,135 @@
+"""What every target can do, and the JSON-lines channel to a worker process."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import IO, Any, ClassVar
+
+from benchy.errors import CellTimeout, TargetError
+from benchy.tomltable import Table
+
+WORKER_FILE = Path(__file__).resolve().parent.parent / "worker.py"
+MAX_LINE = 256 * 1024 * 1024  # a reply carries samples; refuse anything absurd
+
+
+class Target(ABC):
+    """A device benchy can measure on. Subclasses register with `benchy.targets.register`."""
+
+    kind: ClassVar[str]
+    option_keys: ClassVar[tuple[str, ...]] = ()
+    emulated: ClassVar[bool] = False
+
+    def __init__(self, name: str, options: Any) -> None:
+        self.name, self.options = name, options
+
+    @classmethod
+    @abstractmethod
+    def parse_options(cls, table: Table) -> Any:
+        """Validate this kind's keys of a target file."""
+
+    @abstractmethod
+    def open(self) -> None:
+        """Connect / start the worker. Raises TargetError."""
+
+    @abstractmethod
+    def facts(self) -> dict[str, Any]:
+        """Environment facts (CPU, RAM, OS, runtimes present)."""
+
+    @abstractmethod
+    def prepare(self, files: list[Path]) -> dict[Path, str]:
+        """Make files available on the device; return local path → device path."""
+
+    @abstractmethod
+    def run_cell(self, cell: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Run one cell; return the worker's result record. Raises TargetError."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop the worker and release the device."""
+
+
+class WorkerChannel:
+    """A worker subprocess speaking JSON lines, with a timeout on every reply."""
+
+    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+        self.argv = argv
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                env=env,
+                start_new_session=True,  # Ctrl-C reaches benchy, which then stops the worker
+            )
+        except OSError as exc:
+            raise TargetError(f"cannot start worker {argv[0]}: {exc.strerror}") from None
+        assert self.proc.stdout is not None
+        self._fd = self.proc.stdout.fileno()
+        os.set_blocking(self._fd, False)
+        self._buf = bytearray()
+        self._sel = selectors.DefaultSelector()
+        self._sel.register(self._fd, selectors.EVENT_READ)
+
+    def stderr_tail(self, size: int = 2000) -> str:
+        self._stderr.seek(0, os.SEEK_END)
+        end = self._stderr.tell()
+        self._stderr.seek(max(0, end - size))
+        return self._stderr.read().decode("utf-8", "replace").strip()
+
+    def _died(self, what: str) -> TargetError:
+        code = self.proc.poll()
+        tail = self.stderr_tail()
+        detail = f" (exit code {code})" if code is not None else ""
+        return TargetError(f"worker {what}{detail}" + (f": {tail.splitlines()[-1]}" if tail else ""))
+
+    def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self._died("is gone") from None
+        deadline = time.monotonic() + timeout
+        while True:
+            newline = self._buf.find(b"\n")
+            if newline >= 0:
+                line = bytes(self._buf[:newline])
+                del self._buf[: newline + 1]
+                try:
+                    reply: dict[str, Any] = json.loads(line)
+                except ValueError:
+                    raise TargetError(f"worker sent a line that is not JSON: {line[:200]!r}") from None
+                return reply
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise CellTimeout(f"no reply from worker within {timeout:.0f} s")
+            if not self._sel.select(left):
+                continue
+            chunk = os.read(self._fd, 1 << 20)
+            if not chunk:
+                raise self._died("exited")
+            self._buf += chunk
+            if len(self._buf) > MAX_LINE:
+                raise TargetError("worker reply exceeds the line limit")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(b'{"op": "quit"}\n')
+                self.proc.stdin.close()
+                self.proc.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+        self._sel.close()
+        self._stderr.close()
