@@ -113,7 +113,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    console = Console(stderr=False)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)  # logs and CI: do not squeeze the table to 80 columns
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

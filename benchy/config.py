@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,6 +172,8 @@ def _input(t: Table, has_dataset: bool) -> InputSpec:
 
 
 def _check_dataset(t: Table, path: Path) -> None:
+    if not zipfile.is_zipfile(path):
+        raise t.error("dataset", f"{path.name} is not an .npz archive (expected arrays x and y)")
     try:
         with np.load(path, allow_pickle=False) as data:
             keys = set(data.files)

@@ -143,8 +143,9 @@ class Runner:
             if result.get("status") != "ok":
                 row.update(status=result.get("status", "error"), error=result.get("error"))
                 tail = (result.get("log_tail") or "").strip()
-                if tail and result.get("status") in ("crashed", "error"):
-                    row["error"] = f"{row['error']} | log: {tail.splitlines()[-1][:300]}"
+                last = tail.splitlines()[-1][:300] if tail else ""
+                if last and result.get("status") == "crashed" and last not in row["error"]:
+                    row["error"] = f"{row['error']}; last log line: {last}"
                 return row
             results.append(result)
         wall = time.perf_counter() - started

@@ -253,7 +253,9 @@ class OnnxRunner:
             self.binding.bind_output(extra.name)
 
     def applied(self):
-        return "+".join(p.replace("ExecutionProvider", "") for p in self.session.get_providers())
+        return "+".join(
+            p.replace("ExecutionProvider", "").lower() for p in self.session.get_providers()
+        )
 
     def input_specs(self):
         specs = []
@@ -332,8 +334,23 @@ def _input_sets(runner, spec):
     return sets
 
 
+def _injected_fault(cell):
+    """Test hook: BENCHY_INJECT_FAULT="segfault:PATTERN" or "hang:PATTERN" hits cells whose
+    model path contains PATTERN, so tests can crash or hang a real worker child on purpose."""
+    spec = os.environ.get("BENCHY_INJECT_FAULT", "")
+    kind, _, pattern = spec.partition(":")
+    if not pattern or pattern not in cell["model_path"]:
+        return
+    if kind == "segfault":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif kind == "hang":
+        while True:
+            time.sleep(1)
+
+
 def measure(cell):
     """Run one cell in this process and return its record (errors raise)."""
+    _injected_fault(cell)
     reset_ok = _reset_peak_rss()
     rss_before = _proc_status_kb("VmRSS")
     t0 = time.perf_counter_ns()

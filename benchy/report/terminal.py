@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import pandas as pd
+from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -75,35 +76,78 @@ def _missing(value: Any) -> bool:
         return False
 
 
+def _latency_unit(rows: list[dict[str, Any]]) -> tuple[str, float]:
+    worst = max((r["latency_p99_ms"] or 0.0 for r in rows if r["status"] == "ok"), default=0.0)
+    return ("µs", 1000.0) if worst < 1.0 else ("ms", 1.0)
+
+
 def cells_table(cells: pd.DataFrame, title: str) -> Table:
-    table = Table(title=title, show_lines=False, header_style="bold")
-    for name, justify in [
-        ("target", "left"), ("model", "left"), ("variant", "left"), ("runtime", "left"),
-        ("delegate\n(applied)", "left"), ("thr", "right"), ("p50\nms", "right"),
-        ("p90\nms", "right"), ("p99\nms", "right"), ("±CI p50\nms", "right"), ("n", "right"),
-        ("peak RSS\nMB", "right"), ("model mem\nMB", "right"), ("size\nKB", "right"),
-        ("metric", "right"), ("drop\npts", "right"), ("agree\n%", "right"), ("verdict", "left"),
-    ]:
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for r in records(cells):
+    """One row per cell that ran (not-applicable pairs are summarised separately)."""
+    rows = [r for r in records(cells) if r["status"] != "n/a"]
+    many_targets = len({r["target"] for r in rows}) > 1
+    unit, scale = _latency_unit(rows)
+    metric_names = {r["metric"] for r in rows if r.get("metric")}
+    metric_head = "acc %" if metric_names <= {"accuracy"} else "/".join(sorted(metric_names))
+    table = Table(
+        title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left"
+    )
+    columns = ["target"] if many_targets else []
+    columns += ["model", "variant", "runtime ×threads", f"p50 {unit}", f"p90 {unit}",
+                f"p99 {unit}", "RSS MB", "model MB", "size KB", metric_head, "drop", "verdict"]
+    for name in columns:
+        numeric = name.split()[0] in ("p50", "p90", "p99", "RSS", "model", "size", "drop", "acc")
+        table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
+    for r in rows:
         verdict = r["verdict"]
-        applied = r.get("delegate_applied")
-        delegate = r["delegate"] if not isinstance(applied, str) else f"{r['delegate']}\n({applied.split(' (')[0]})"
-        ci = None
-        if r["status"] == "ok":
-            ci = (r["latency_ci_high_ms"] - r["latency_ci_low_ms"]) / 2
-        metric = "–" if r.get("metric") is None or r.get("metric_value") is None else f"{r['metric']} {r['metric_value']:.1f}"
-        note = r["failed_budgets"] or r["error"] or ""
-        table.add_row(
-            r["target"], r["model"], r["variant"], r["runtime"], delegate,
-            "–" if r["status"] == "n/a" else str(r["threads"]),
-            _num(r.get("latency_p50_ms")), _num(r.get("latency_p90_ms")), _num(r.get("latency_p99_ms")),
-            _num(ci), _num(r.get("n_samples"), "{:.0f}"), _num(r.get("peak_rss_mb"), "{:.1f}"),
-            _num(r.get("model_memory_mb"), "{:.1f}"), _num(r.get("model_size_kb"), "{:.1f}"),
-            metric, _num(r.get("accuracy_drop"), "{:+.1f}"), _num(r.get("agreement"), "{:.1f}"),
-            f"[{STYLE.get(verdict, '')}]{verdict}[/]" + (f"\n[dim]{note[:60]}[/]" if note else ""),
-        )
+        applied = (r.get("delegate_applied") or "").split(" (")[0]
+        delegate = r["delegate"] if applied in ("", r["delegate"]) else f"{r['delegate']}→{applied}"
+        values = [r["target"]] if many_targets else []
+        values += [
+            r["model"],
+            r["variant"],
+            f"{r['runtime']}/{delegate} ×{r['threads']}",
+            *(_sig(_scaled(r.get(f"latency_{p}_ms"), scale)) for p in ("p50", "p90", "p99")),
+            _num(r.get("peak_rss_mb"), "{:.1f}"),
+            _num(r.get("model_memory_mb"), "{:.1f}"),
+            _num(r.get("model_size_kb"), "{:.1f}"),
+            _num(r.get("metric_value"), "{:.1f}"),
+            _num(r.get("accuracy_drop"), "{:+.1f}"),
+            f"[{STYLE.get(verdict, '')}]{verdict}[/]",
+        ]
+        table.add_row(*values)
     return table
+
+
+def _sig(value: float | None) -> str:
+    """Three significant digits without scientific notation: 0.00301, 0.84, 12.3, 1234."""
+    if value is None:
+        return "–"
+    if value == 0 or abs(value) >= 100:
+        return f"{value:.0f}"
+    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}"
+
+
+def _scaled(value: float | None, scale: float) -> float | None:
+    return None if value is None else value * scale
+
+
+def notes(cells: pd.DataFrame) -> list[str]:
+    """Why cells failed or did not run, one line each; not-applicable pairs folded into one line."""
+    lines, na = [], []
+    for r in records(cells):
+        if r["status"] == "n/a":
+            na.append(f"{r['model']}/{r['variant']} on {r['runtime']}")
+        elif r["verdict"] != "pass":
+            why = r.get("failed_budgets") or r.get("error") or ""
+            style = STYLE.get(r["verdict"], "")
+            lines.append(
+                f"[{style}]{r['verdict']}[/] {r['target']}/{r['model']}/{r['variant']} "
+                f"{r['runtime']}/{r['delegate']} ×{r['threads']}: {why}"
+            )
+    if na:
+        lines.append(f"[dim]not applicable (runtime does not take the file): {', '.join(na)}[/]")
+    return lines
 
 
 def best_lines(cells: pd.DataFrame, rank_by: str) -> list[str]:
@@ -117,14 +161,24 @@ def best_lines(cells: pd.DataFrame, rank_by: str) -> list[str]:
         if isinstance(r["tightest_budget"], str) and not _missing(r["headroom_pct"]):
             margin = f"; tightest budget {r['tightest_budget']} with {r['headroom_pct']:.0f}% headroom"
         lines.append(
-            f"[bold]{best.target}[/]: best meeting all budgets = [green]{r['model']} · {r['variant']}[/]"
-            f" on {r['runtime']}/{r['delegate']} × {r['threads']} thread(s): "
-            f"{rank_by} {r[rank_by]:.3f}{margin} ({best.candidates} passing)"
+            f"[bold]{best.target}[/]: best of {best.candidates} passing = "
+            f"[green]{r['model']} {r['variant']}[/] on {r['runtime']}/{r['delegate']}"
+            f" ×{r['threads']}: {_show_value(rank_by, r[rank_by])}{margin}"
         )
     return lines
 
 
+def _show_value(column: str, value: float) -> str:
+    name = column.removesuffix("_ms").removesuffix("_mb").removesuffix("_kb").replace("latency_", "")
+    if column.endswith("_ms"):
+        return f"{name} {value * 1000:.1f} µs" if value < 1 else f"{name} {value:.2f} ms"
+    unit = "MB" if column.endswith("_mb") else "KB"
+    return f"{name} {value:.1f} {unit}"
+
+
 def print_report(console: Console, cells: pd.DataFrame, title: str, rank_by: str) -> None:
     console.print(cells_table(cells, title))
+    for line in notes(cells):
+        console.print(line)
     for line in best_lines(cells, rank_by):
         console.print(line)

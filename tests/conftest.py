@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ROOT / "suites" / "models"
+DATA = ROOT / "suites" / "data" / "basicmotions.npz"
+
+QUICK_MEASURE = """
+[measure]
+warmup_runs = 2
+warmup_seconds = 0.0
+min_runs = 20
+min_seconds = 0.01
+max_seconds = 1.0
+timeout_s = 60
+"""
+
+
+@pytest.fixture
+def make_suite(tmp_path: Path) -> Callable[..., Path]:
+    """Write a suite file in tmp_path that uses the shipped models and dataset."""
+
+    def make(body: str, name: str = "suite.toml", measure: str = QUICK_MEASURE) -> Path:
+        text = textwrap.dedent(body).replace("@MODELS@", str(MODELS)).replace("@DATA@", str(DATA))
+        path = tmp_path / name
+        path.write_text(text + "\n" + measure)
+        return path
+
+    return make
+
+
+@pytest.fixture
+def local_target(tmp_path: Path) -> Path:
+    path = tmp_path / "local.toml"
+    path.write_text('kind = "local"\n')
+    return path
