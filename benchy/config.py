@@ -1,4 +1,7 @@
-"""Suite and target files (TOML) → typed, validated models. Nothing runs before all of it validates."""
+"""Suite and target files (TOML) → typed, validated models.
+
+Nothing runs before the whole suite and its targets validate.
+"""
 
 from __future__ import annotations
 
@@ -55,8 +58,14 @@ class Measure:
         return dataclasses.asdict(self)
 
 
-QUICK = {"warmup_runs": 3, "warmup_seconds": 0.02, "min_runs": 20, "min_seconds": 0.1,
-         "max_seconds": 2.0, "repetitions": 1}
+QUICK: dict[str, Any] = {
+    "warmup_runs": 3,
+    "warmup_seconds": 0.02,
+    "min_runs": 20,
+    "min_seconds": 0.1,
+    "max_seconds": 2.0,
+    "repetitions": 1,
+}
 """`--quick` defaults; a suite's [measure.quick] overrides them."""
 
 
@@ -115,7 +124,9 @@ class Suite:
     target_budgets: dict[str, dict[str, float]]
     rank_by: str
 
-    def budgets_for(self, model: str, target: str, target_file: dict[str, float]) -> dict[str, float]:
+    def budgets_for(
+        self, model: str, target: str, target_file: dict[str, float]
+    ) -> dict[str, float]:
         """Most specific wins: suite < target file < suite per-target < model < model per-target."""
         m = self.models[model]
         merged: dict[str, float] = {}
@@ -159,7 +170,7 @@ def _measure(t: Table, base: Measure) -> Measure:
 def _input(t: Table, has_dataset: bool) -> InputSpec:
     t.only("source", "low", "high", "seed", "shape", "dtype")
     default = "dataset" if has_dataset else "random"
-    source = t.str("source", default, choices=("dataset", "random"))
+    source = t.string("source", default, choices=("dataset", "random"))
     if source == "dataset" and not has_dataset:
         raise t.error("source", 'is "dataset" but the model has no dataset = "FILE.npz"')
     low = t.number("low", 0.0)
@@ -167,8 +178,14 @@ def _input(t: Table, has_dataset: bool) -> InputSpec:
     if high < low:
         raise t.error("high", f"must be ≥ low ({low:g})")
     shape = t.int_list("shape", None, minimum=1)
-    return InputSpec(source, low, high, t.number("seed", 0, integer=True, minimum=0), shape,
-                     t.str("dtype", None, choices=DTYPES))
+    return InputSpec(
+        source,
+        low,
+        high,
+        t.number("seed", 0, integer=True, minimum=0),
+        shape,
+        t.string("dtype", None, choices=DTYPES),
+    )
 
 
 def _check_dataset(t: Table, path: Path) -> None:
@@ -180,21 +197,32 @@ def _check_dataset(t: Table, path: Path) -> None:
     except (OSError, ValueError) as exc:
         raise t.error("dataset", f"expected an .npz file with arrays x and y: {exc}") from None
     if not {"x", "y"} <= keys:
-        raise t.error("dataset", f"{path.name} must hold arrays x and y; it has {', '.join(sorted(keys))}")
+        raise t.error(
+            "dataset", f"{path.name} must hold arrays x and y; it has {', '.join(sorted(keys))}"
+        )
 
 
 def _model(name: str, t: Table, root: Path) -> Model:
-    t.only("variants", "reference", "dataset", "dataset_limit", "metric", "top_k", "input",
-           "budgets", "target_budgets")
+    t.only(
+        "variants",
+        "reference",
+        "dataset",
+        "dataset_limit",
+        "metric",
+        "top_k",
+        "input",
+        "budgets",
+        "target_budgets",
+    )
     vt = t.table("variants", required=True)
     if not vt.data:
         raise t.error("variants", 'expected at least one variant, e.g. fp32 = "models/m.tflite"')
     variants = {v: vt.path_value(v, root) for v in vt.data}
-    reference = t.str("reference", None, choices=tuple(variants))
+    reference = t.string("reference", None, choices=tuple(variants))
     dataset = t.path_value("dataset", root, None)
     if dataset is not None:
         _check_dataset(t, dataset)
-    metric = t.str("metric", "accuracy", choices=METRICS)
+    metric = t.string("metric", "accuracy", choices=METRICS)
     return Model(
         name=name,
         variants=variants,
@@ -214,16 +242,20 @@ def _filters(t: Table, key: str, models: dict[str, Model]) -> tuple[Filter, ...]
     for ft in t.table_list(key):
         ft.only(*FILTER_KEYS)
         values: dict[str, tuple[str, ...]] = {}
-        for k in ft.keys():
+        for k in ft.data:
             raw = ft.data[k]
             items = raw if isinstance(raw, list) else [raw]
-            if not items or not all(isinstance(i, str | int) and not isinstance(i, bool) for i in items):
+            if not items or not all(
+                isinstance(i, str | int) and not isinstance(i, bool) for i in items
+            ):
                 raise ft.error(k, f"expected a string, an integer or a list of them, got {raw!r}")
             values[k] = tuple(str(i) for i in items)
         if "model" in values:
             for m in values["model"]:
                 if m not in models:
-                    raise ft.error("model", f'unknown model "{m}"; valid choices: {", ".join(sorted(models))}')
+                    raise ft.error(
+                        "model", f'unknown model "{m}"; valid choices: {", ".join(sorted(models))}'
+                    )
         out.append(Filter(values))
     return tuple(out)
 
@@ -252,14 +284,16 @@ def load_suite(path: Path) -> Suite:
     root = path.resolve().parent
     head = t.table("suite")
     head.only("name", "description", "targets", "rank_by")
-    models = {name: _model(name, mt, root) for name, mt in t.tables("models", required=True).items()}
+    models = {
+        name: _model(name, mt, root) for name, mt in t.tables("models", required=True).items()
+    }
     measure_t = t.table("measure")
     measure = _measure(measure_t, Measure())
     quick = _measure(measure_t.table("quick"), dataclasses.replace(measure, **QUICK))
     return Suite(
-        name=head.str("name", path.stem),
+        name=head.string("name", path.stem),
         path=path,
-        description=head.str("description", ""),
+        description=head.string("description", ""),
         targets=head.str_list("targets", ("local",)),
         models=models,
         matrix=_matrix(t.table("matrix"), models),
@@ -267,7 +301,7 @@ def load_suite(path: Path) -> Suite:
         quick=quick,
         budgets=_budgets(t.table("budgets")),
         target_budgets=_per_target_budgets(t, "target_budgets"),
-        rank_by=head.str("rank_by", "latency_p50_ms", choices=RANK_COLUMNS),
+        rank_by=head.string("rank_by", "latency_p50_ms", choices=RANK_COLUMNS),
     )
 
 
@@ -310,14 +344,14 @@ def load_target(
             origin[0], origin[1], f'target "{name_or_path}" not found: no file {shown}{known}'
         )
     t = load_toml(path, shown)
-    kind = t.str("kind", choices=tuple(TARGET_KINDS))
+    kind = t.string("kind", choices=tuple(TARGET_KINDS))
     cls = TARGET_KINDS[kind]
     t.only("kind", "name", "description", "budgets", *cls.option_keys)
     return TargetConfig(
-        name=t.str("name", path.stem),
+        name=t.string("name", path.stem),
         kind=kind,
         path=path,
-        description=t.str("description", ""),
+        description=t.string("description", ""),
         budgets=_budgets(t.table("budgets")),
         options=cls.parse_options(t),
     )

@@ -46,7 +46,8 @@ class Cell:
 
 
 def expand(suite: Suite, targets: list[str]) -> list[Cell]:
-    """Every cell in run order: per target and model, the reference variant first (others compare to it)."""
+    """Every cell in run order; per target and model the reference variant comes first,
+    since the others are compared with it."""
     cells: list[Cell] = []
     matrix = suite.matrix
     for target in targets:
@@ -59,11 +60,15 @@ def expand(suite: Suite, targets: list[str]) -> list[Cell]:
                     if not spec.applies_to(path.name):
                         reason = f"{runtime} does not run {path.suffix} files"
                         na = Delegate("-", {})
-                        cells.append(Cell(target, model.name, variant, runtime, na, 0, path, reason))
+                        cells.append(
+                            Cell(target, model.name, variant, runtime, na, 0, path, reason)
+                        )
                         continue
                     for delegate in matrix.delegates[runtime]:
                         for threads in matrix.threads:
-                            cell = Cell(target, model.name, variant, runtime, delegate, threads, path)
+                            cell = Cell(
+                                target, model.name, variant, runtime, delegate, threads, path
+                            )
                             if _selected(suite, cell):
                                 cells.append(cell)
     return cells

@@ -1,4 +1,4 @@
-"""Quality of a variant's outputs: the suite's metric over the dataset, and agreement with the reference."""
+"""Quality of a variant's outputs: the metric over the dataset, agreement with the reference."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ class Quality:
     """accuracy and top-k in percent; MAE/RMSE in the label's units."""
 
 
-def score(metric: str, outputs: npt.NDArray[np.float64], y: npt.NDArray[np.generic], top_k: int = 5) -> Quality:
+def score(
+    metric: str, outputs: npt.NDArray[np.float64], y: npt.NDArray[np.generic], top_k: int = 5
+) -> Quality:
     """outputs: (N, K) scores or (N, D) regressions; y: labels (N,) or targets (N, D)."""
     if len(outputs) != len(y):
         raise ValueError(f"{len(outputs)} outputs for {len(y)} labels")

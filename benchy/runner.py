@@ -91,7 +91,13 @@ class Runner:
             self.plan.target_failed = True
             log.error("target %s failed: %s", config.name, exc)
             for cell in cells:
-                self._record(cell, {**base_row(cell), "error": f"target failed: {exc}"} if cell.applicable else base_row(cell), config)
+                self._record(
+                    cell,
+                    {**base_row(cell), "error": f"target failed: {exc}"}
+                    if cell.applicable
+                    else base_row(cell),
+                    config,
+                )
             target.close()
             return
         try:
@@ -131,13 +137,17 @@ class Runner:
             "collect_outputs": model.dataset is not None and repetition == 0,
         }
 
-    def _measure(self, target: Target, cell: Cell, paths: dict[Path, str], facts: dict[str, Any]) -> dict[str, Any]:
+    def _measure(
+        self, target: Target, cell: Cell, paths: dict[Path, str], facts: dict[str, Any]
+    ) -> dict[str, Any]:
         row = base_row(cell)
         results = []
         started = time.perf_counter()
         for rep in range(self.plan.measure.repetitions):
             try:
-                result = target.run_cell(self._payload(cell, paths, rep), self.plan.measure.timeout_s)
+                result = target.run_cell(
+                    self._payload(cell, paths, rep), self.plan.measure.timeout_s
+                )
             except TargetError as exc:
                 result = {"status": "error", "error": str(exc)}
             if result.get("status") != "ok":
@@ -151,7 +161,14 @@ class Runner:
         wall = time.perf_counter() - started
         return self._fill(row, cell, results, wall, facts)
 
-    def _fill(self, row: dict[str, Any], cell: Cell, results: list[dict[str, Any]], wall: float, facts: dict[str, Any]) -> dict[str, Any]:
+    def _fill(
+        self,
+        row: dict[str, Any],
+        cell: Cell,
+        results: list[dict[str, Any]],
+        wall: float,
+        facts: dict[str, Any],
+    ) -> dict[str, Any]:
         first = results[0]
         samples = np.concatenate([np.asarray(r["samples_ns"], dtype=np.int64) for r in results])
         reps = np.concatenate([np.full(len(r["samples_ns"]), i) for i, r in enumerate(results)])
@@ -204,8 +221,14 @@ class Runner:
 
     def _quality(self, row: dict[str, Any], cell: Cell, outputs: list[list[float]] | None) -> None:
         model = self.plan.suite.models[cell.model]
-        row.update(metric=None, metric_value=None, accuracy=None, accuracy_drop=None,
-                   agreement=None, max_abs_error=None)
+        row.update(
+            metric=None,
+            metric_value=None,
+            accuracy=None,
+            accuracy_drop=None,
+            agreement=None,
+            max_abs_error=None,
+        )
         if outputs is None or model.dataset is None:
             return
         out = np.asarray(outputs, dtype=np.float64)

@@ -45,8 +45,8 @@ def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int]:
         return lo, n - 1 - lo
     z = 1.959963984540054 if confidence == 0.95 else _z(confidence)
     half = z * math.sqrt(n) / 2
-    lo = max(int(math.floor(n / 2 - half)) - 1, 0)
-    hi = min(int(math.ceil(n / 2 + half)), n - 1)
+    lo = max(math.floor(n / 2 - half) - 1, 0)
+    hi = min(math.ceil(n / 2 + half), n - 1)
     return lo, hi
 
 

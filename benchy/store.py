@@ -71,7 +71,9 @@ class RunStore:
         self.manifest.setdefault("targets", {})[target] = facts
         self._write_manifest()
 
-    def add(self, row: dict[str, Any], samples_ns: np.ndarray | None, repetition: np.ndarray | None) -> None:
+    def add(
+        self, row: dict[str, Any], samples_ns: np.ndarray | None, repetition: np.ndarray | None
+    ) -> None:
         self.rows.append(row)
         with (self.dir / "cells.jsonl").open("a") as fh:  # journal: survives even a hard kill
             fh.write(json.dumps(row, default=str) + "\n")
@@ -122,11 +124,31 @@ def cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 NUMERIC = {
-    "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_mean_ms", "latency_std_ms",
-    "latency_min_ms", "latency_max_ms", "latency_ci_low_ms", "latency_ci_high_ms",
-    "throughput_ips", "load_ms", "first_inference_ms", "rss_before_mb", "rss_after_load_mb",
-    "peak_rss_mb", "model_memory_mb", "model_size_kb", "metric_value", "accuracy",
-    "accuracy_drop", "agreement", "max_abs_error", "headroom_pct", "overhead_s", "window_s",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p99_ms",
+    "latency_mean_ms",
+    "latency_std_ms",
+    "latency_min_ms",
+    "latency_max_ms",
+    "latency_ci_low_ms",
+    "latency_ci_high_ms",
+    "throughput_ips",
+    "load_ms",
+    "first_inference_ms",
+    "rss_before_mb",
+    "rss_after_load_mb",
+    "peak_rss_mb",
+    "model_memory_mb",
+    "model_size_kb",
+    "metric_value",
+    "accuracy",
+    "accuracy_drop",
+    "agreement",
+    "max_abs_error",
+    "headroom_pct",
+    "overhead_s",
+    "window_s",
 }
 
 

@@ -65,9 +65,7 @@ class Table:
         """Reject keys this table does not define (typos must not be silently ignored)."""
         for key in self.data:
             if key not in allowed:
-                raise self.error(
-                    None, f'unknown key "{key}"; valid keys: {choices_text(allowed)}'
-                )
+                raise self.error(None, f'unknown key "{key}"; valid keys: {choices_text(allowed)}')
 
     def _get(self, key: str, default: Any) -> Any:
         if key in self.data:
@@ -76,7 +74,9 @@ class Table:
             raise self.error(key, "required key is missing")
         return default
 
-    def str(self, key: str, default: Any = _MISSING, choices: Iterable[str] | None = None) -> Any:
+    def string(
+        self, key: str, default: Any = _MISSING, choices: Iterable[str] | None = None
+    ) -> Any:
         value = self._get(key, default)
         if value is default and default is not _MISSING:
             return value
@@ -171,7 +171,7 @@ class Table:
 
     def path_value(self, key: str, root: Path, default: Any = _MISSING) -> Any:
         """A file path relative to the file's folder; it must exist."""
-        value = self.str(key, default)
+        value = self.string(key, default)
         if value is default and default is not _MISSING:
             return value
         resolved = (root / value).resolve()

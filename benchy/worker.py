@@ -38,16 +38,14 @@ np = None  # numpy, imported in main() so `facts` can report its absence as data
 def _import_tflite():
     """Return (module, interpreter module name, version) for the TFLite runtime present."""
     try:
-        from ai_edge_litert import interpreter as mod
-
         import ai_edge_litert
+        from ai_edge_litert import interpreter as mod
 
         return mod, "ai_edge_litert", getattr(ai_edge_litert, "__version__", "unknown")
     except ImportError:
         pass
-    from tflite_runtime import interpreter as mod  # the one a Pi usually has
-
     import tflite_runtime
+    from tflite_runtime import interpreter as mod  # the one a Pi usually has
 
     return mod, "tflite_runtime", getattr(tflite_runtime, "__version__", "unknown")
 
@@ -83,7 +81,7 @@ def runtime_availability():
 
 
 class Unavailable(Exception):
-    """The cell cannot run here (missing runtime, provider, delegate): not a failure of the model."""
+    """The cell cannot run here (missing runtime, provider, delegate); the model is not at fault."""
 
 
 def _quant_params(detail):
@@ -119,7 +117,9 @@ class TFLiteRunner:
             try:
                 loaded = mod.load_delegate(delegate["library"], delegate.get("options") or {})
             except (ValueError, OSError) as exc:
-                raise Unavailable("delegate %s does not load: %s" % (delegate["library"], exc))
+                raise Unavailable(
+                    "delegate %s does not load: %s" % (delegate["library"], exc)
+                ) from None
             kwargs["experimental_delegates"] = [loaded]
             kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         self.interp = mod.Interpreter(**kwargs)
@@ -496,7 +496,7 @@ def _child(cell, wfd, log_fd):
 def run_isolated(cell):
     """Fork, measure in the child, and turn whatever happened to it into a result."""
     timeout = float(cell.get("timeout_s", 300))
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below, after the fork)
     rfd, wfd = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()

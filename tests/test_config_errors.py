@@ -1,4 +1,4 @@
-"""Every bad suite in config_corpus/ gives its exact one-line message and exit 2, before anything runs."""
+"""Each bad suite in config_corpus/ gives its exact one-line message and exit 2; nothing runs."""
 
 from __future__ import annotations
 
@@ -52,7 +52,10 @@ def test_no_traceback_from_the_console_script(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == f'error: {bad}: [matrix].threads: expected a non-empty list of integers ≥ 1, got "two"'
+    assert (
+        proc.stderr.strip()
+        == f'error: {bad}: [matrix].threads: expected a non-empty list of integers ≥ 1, got "two"'
+    )
     assert proc.stdout == ""
 
 
@@ -61,7 +64,9 @@ def test_missing_suite_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err.strip() == "error: no/such/suite.toml: file not found"
 
 
-def test_unknown_target_kind(tmp_path: Path, make_suite, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_target_kind(
+    tmp_path: Path, make_suite, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
     suite = make_suite('[models.cnn.variants]\nfp32 = "@MODELS@/cnn_fp32.tflite"\n')
     target = tmp_path / "board.toml"
     target.write_text('kind = "jtag"\n')
@@ -71,13 +76,16 @@ def test_unknown_target_kind(tmp_path: Path, make_suite, capsys: pytest.CaptureF
     )
 
 
-def test_unknown_target_option(tmp_path: Path, make_suite, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_target_option(
+    tmp_path: Path, make_suite, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
     suite = make_suite('[models.cnn.variants]\nfp32 = "@MODELS@/cnn_fp32.tflite"\n')
     target = tmp_path / "mine.toml"
     target.write_text('kind = "local"\npin_cpu = [0]\n')
     assert main(["run", str(suite), "--target", str(target)]) == 2
     assert capsys.readouterr().err.strip() == (
-        f'error: {target}: top level: unknown key "pin_cpu"; valid keys: budgets, description, kind, name, pin_cpus, python'
+        f'error: {target}: top level: unknown key "pin_cpu"; '
+        "valid keys: budgets, description, kind, name, pin_cpus, python"
     )
 
 

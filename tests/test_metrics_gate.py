@@ -39,22 +39,37 @@ def row(**values: object) -> dict[str, object]:
 
 
 def test_budgets_pass_fail_and_headroom() -> None:
-    v = gate.judge(row(latency_p90_ms=40.0, peak_rss_mb=100.0), {"latency_p90_ms": 50, "peak_memory_mb": 400})
+    v = gate.judge(
+        row(latency_p90_ms=40.0, peak_rss_mb=100.0), {"latency_p90_ms": 50, "peak_memory_mb": 400}
+    )
     assert v.verdict == "pass"
     assert v.tightest == "latency_p90_ms"
     assert v.headroom_pct == pytest.approx(20.0)
-    v = gate.judge(row(latency_p90_ms=60.0, accuracy=80.0), {"latency_p90_ms": 50, "accuracy_min": 85})
+    v = gate.judge(
+        row(latency_p90_ms=60.0, accuracy=80.0), {"latency_p90_ms": 50, "accuracy_min": 85}
+    )
     assert v.verdict == "fail"
     assert v.failed == ["latency_p90_ms: 60 > 50", "accuracy_min: 80 < 85"]
 
 
 def test_unmeasured_budget_is_reported_not_invented() -> None:
-    v = gate.judge(row(latency_p90_ms=1.0, accuracy=None), {"accuracy_min": 90, "latency_p90_ms": 5})
+    v = gate.judge(
+        row(latency_p90_ms=1.0, accuracy=None), {"accuracy_min": 90, "latency_p90_ms": 5}
+    )
     assert v.verdict == "pass"
     assert v.unchecked == ["accuracy_min"]
 
 
-@pytest.mark.parametrize(("status", "verdict"), [("crashed", "error"), ("timeout", "error"), ("error", "error"), ("n/a", "n/a"), ("unavailable", "unavailable")])
+@pytest.mark.parametrize(
+    ("status", "verdict"),
+    [
+        ("crashed", "error"),
+        ("timeout", "error"),
+        ("error", "error"),
+        ("n/a", "n/a"),
+        ("unavailable", "unavailable"),
+    ],
+)
 def test_non_ok_cells(status: str, verdict: str) -> None:
     assert gate.judge({"status": status}, {"latency_p90_ms": 1}).verdict == verdict
 

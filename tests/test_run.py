@@ -39,11 +39,32 @@ onnx_fp32 = "@MODELS@/cnn_fp32.onnx"
 """
 
 CELL_COLUMNS = [
-    "target", "model", "variant", "runtime", "runtime_version", "delegate", "threads", "status",
-    "error", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "latency_mean_ms",
-    "latency_ci_low_ms", "latency_ci_high_ms", "n_samples", "load_ms", "first_inference_ms",
-    "peak_rss_mb", "model_memory_mb", "model_size_bytes", "accuracy", "accuracy_drop",
-    "agreement", "verdict", "failed_budgets",
+    "target",
+    "model",
+    "variant",
+    "runtime",
+    "runtime_version",
+    "delegate",
+    "threads",
+    "status",
+    "error",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p99_ms",
+    "latency_mean_ms",
+    "latency_ci_low_ms",
+    "latency_ci_high_ms",
+    "n_samples",
+    "load_ms",
+    "first_inference_ms",
+    "peak_rss_mb",
+    "model_memory_mb",
+    "model_size_bytes",
+    "accuracy",
+    "accuracy_drop",
+    "agreement",
+    "verdict",
+    "failed_budgets",
 ]
 
 
@@ -113,10 +134,13 @@ def direct_accuracy(model: Path) -> float:
 
 
 def test_accuracy_equals_direct_computation(make_suite, local_target, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    body = SUITE.replace("[models.cnn]", "[models.lstm]\ndataset = \"@DATA@\"\nreference = \"fp32\"\n"
-                         "[models.lstm.variants]\nfull_int8 = \"@MODELS@/lstm_full_int8.tflite\"\n"
-                         "fp32 = \"@MODELS@/lstm_fp32.tflite\"\nonnx = \"@MODELS@/lstm_fp32.onnx\"\n"
-                         "[models.cnn]")
+    body = SUITE.replace(
+        "[models.cnn]",
+        '[models.lstm]\ndataset = "@DATA@"\nreference = "fp32"\n'
+        '[models.lstm.variants]\nfull_int8 = "@MODELS@/lstm_full_int8.tflite"\n'
+        'fp32 = "@MODELS@/lstm_fp32.tflite"\nonnx = "@MODELS@/lstm_fp32.onnx"\n'
+        "[models.cnn]",
+    )
     out = tmp_path / "out"
     run([str(make_suite(body)), "--target", str(local_target), "--out", str(out)])
     cells = pd.read_parquet(out / "cells.parquet")
@@ -129,7 +153,9 @@ def test_accuracy_equals_direct_computation(make_suite, local_target, tmp_path: 
             assert r.accuracy_drop == pytest.approx(ref.accuracy.iloc[0] - r.accuracy)
 
 
-def test_int8_variant_is_quantized_with_the_tensor_scale(make_suite, local_target, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_int8_variant_is_quantized_with_the_tensor_scale(
+    make_suite, local_target, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     """Full-int8 outputs dequantized by benchy agree with fp32 (a wrong scale would not)."""
     out = tmp_path / "out"
     run([str(make_suite(SUITE)), "--target", str(local_target), "--out", str(out)])
@@ -177,9 +203,13 @@ def test_corrupt_model_and_crashing_worker_are_recorded_while_others_finish(
     assert (cells.verdict == "error").sum() == 4
 
 
-def test_hanging_cell_times_out(make_suite, local_target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_hanging_cell_times_out(
+    make_suite, local_target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("BENCHY_INJECT_FAULT", "hang:cnn_full_int8")
-    suite = make_suite(SUITE, measure="[measure]\nmin_runs = 5\nmin_seconds = 0.01\ntimeout_s = 1\n")
+    suite = make_suite(
+        SUITE, measure="[measure]\nmin_runs = 5\nmin_seconds = 0.01\ntimeout_s = 1\n"
+    )
     out = tmp_path / "out"
     assert run([str(suite), "--target", str(local_target), "--out", str(out)]) == 3
     cells = pd.read_parquet(out / "cells.parquet")
@@ -189,13 +219,29 @@ def test_hanging_cell_times_out(make_suite, local_target, tmp_path: Path, monkey
     assert set(cells[cells.variant == "fp32"].status) == {"ok", "n/a"}
 
 
-def test_ctrl_c_keeps_finished_cells_and_exits_130(make_suite, local_target, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_ctrl_c_keeps_finished_cells_and_exits_130(
+    make_suite, local_target, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     # Long cells so the interrupt lands mid-matrix.
-    suite = make_suite(SUITE, measure="[measure]\nmin_runs = 5\nmin_seconds = 1.0\nmax_seconds = 1.0\n")
+    suite = make_suite(
+        SUITE, measure="[measure]\nmin_runs = 5\nmin_seconds = 1.0\nmax_seconds = 1.0\n"
+    )
     out = tmp_path / "out"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "benchy", "run", str(suite), "--target", str(local_target), "--out", str(out)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "benchy",
+            "run",
+            str(suite),
+            "--target",
+            str(local_target),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # wait until at least one cell is on disk
@@ -233,6 +279,8 @@ fp32 = "@MODELS@/cnn_fp32.tflite"
 
 
 def test_python_dash_m_and_help() -> None:
-    proc = subprocess.run([sys.executable, "-m", "benchy", "run", "--help"], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchy", "run", "--help"], capture_output=True, text=True, cwd=ROOT
+    )
     assert proc.returncode == 0
     assert "--dry-run" in proc.stdout and "--target" in proc.stdout

@@ -55,7 +55,9 @@ class LiveProgress:
         self.progress.advance(self.task)
         if row["verdict"] in ("error", "fail"):
             why = row["error"] or row["failed_budgets"]
-            self.progress.console.print(f"[{STYLE[row['verdict']]}]{row['verdict']}[/] {cell.title()}: {why}")
+            self.progress.console.print(
+                f"[{STYLE[row['verdict']]}]{row['verdict']}[/] {cell.title()}: {why}"
+            )
 
 
 def _num(value: Any, fmt: str = "{:.3f}") -> str:
@@ -66,7 +68,10 @@ def _num(value: Any, fmt: str = "{:.3f}") -> str:
 
 def records(cells: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as dicts with missing values as None (pandas gives NaN or <NA>)."""
-    return [{k: (None if _missing(v) else v) for k, v in r.items()} for r in cells.to_dict("records")]
+    return [
+        {str(k): (None if _missing(v) else v) for k, v in r.items()}
+        for r in cells.to_dict("records")
+    ]
 
 
 def _missing(value: Any) -> bool:
@@ -92,8 +97,20 @@ def cells_table(cells: pd.DataFrame, title: str) -> Table:
         title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left"
     )
     columns = ["target"] if many_targets else []
-    columns += ["model", "variant", "runtime ×threads", f"p50 {unit}", f"p90 {unit}",
-                f"p99 {unit}", "RSS MB", "model MB", "size KB", metric_head, "drop", "verdict"]
+    columns += [
+        "model",
+        "variant",
+        "runtime ×threads",
+        f"p50 {unit}",
+        f"p90 {unit}",
+        f"p99 {unit}",
+        "RSS MB",
+        "model MB",
+        "size KB",
+        metric_head,
+        "drop",
+        "verdict",
+    ]
     for name in columns:
         numeric = name.split()[0] in ("p50", "p90", "p99", "RSS", "model", "size", "drop", "acc")
         table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
@@ -159,7 +176,9 @@ def best_lines(cells: pd.DataFrame, rank_by: str) -> list[str]:
         r = best.row
         margin = ""
         if isinstance(r["tightest_budget"], str) and not _missing(r["headroom_pct"]):
-            margin = f"; tightest budget {r['tightest_budget']} with {r['headroom_pct']:.0f}% headroom"
+            margin = (
+                f"; tightest budget {r['tightest_budget']} with {r['headroom_pct']:.0f}% headroom"
+            )
         lines.append(
             f"[bold]{best.target}[/]: best of {best.candidates} passing = "
             f"[green]{r['model']} {r['variant']}[/] on {r['runtime']}/{r['delegate']}"
@@ -169,7 +188,9 @@ def best_lines(cells: pd.DataFrame, rank_by: str) -> list[str]:
 
 
 def _show_value(column: str, value: float) -> str:
-    name = column.removesuffix("_ms").removesuffix("_mb").removesuffix("_kb").replace("latency_", "")
+    name = (
+        column.removesuffix("_ms").removesuffix("_mb").removesuffix("_kb").replace("latency_", "")
+    )
     if column.endswith("_ms"):
         return f"{name} {value * 1000:.1f} µs" if value < 1 else f"{name} {value:.2f} ms"
     unit = "MB" if column.endswith("_mb") else "KB"

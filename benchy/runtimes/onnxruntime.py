@@ -23,19 +23,21 @@ def label(provider: str) -> str:
 
 
 def parse_delegates(table: Table) -> tuple[Delegate, ...]:
-    level = table.str("graph_optimization_level", "all", choices=LEVELS)
+    level = table.string("graph_optimization_level", "all", choices=LEVELS)
     raw = table.data.get("providers", ["CPUExecutionProvider"])
     if not isinstance(raw, list) or not raw:
         raise table.error("providers", 'expected a non-empty list, e.g. ["CPUExecutionProvider"]')
     known = known_providers()
     out = []
     for item in raw:
-        name, options = (item, {}) if isinstance(item, str) else (None, None)
+        name: object = item if isinstance(item, str) else None
+        options: object = {} if isinstance(item, str) else None
         if isinstance(item, dict) and set(item) <= {"name", "options"}:
             name, options = item.get("name"), item.get("options", {})
         if name not in known or not isinstance(options, dict):
             raise table.error(
-                "providers", f"unknown execution provider {item!r}; valid choices: {', '.join(known)}"
+                "providers",
+                f"unknown execution provider {item!r}; valid choices: {', '.join(known)}",
             )
         payload = {
             "name": name,

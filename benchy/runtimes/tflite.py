@@ -21,14 +21,18 @@ def _external(table: Table, library: Any, options: Any) -> Delegate:
     if not isinstance(options, dict):
         raise table.error("delegates", "external delegate options must be a table")
     name = library.rsplit("/", 1)[-1]
-    payload = {"name": "external", "library": library, "options": {k: str(v) for k, v in options.items()}}
+    payload = {
+        "name": "external",
+        "library": library,
+        "options": {k: str(v) for k, v in options.items()},
+    }
     return Delegate(f"external:{name}", payload)
 
 
 def parse_delegates(table: Table) -> tuple[Delegate, ...]:
     raw = table.data.get("delegates", ["xnnpack"])
     if not isinstance(raw, list) or not raw:
-        raise table.error("delegates", "expected a non-empty list, e.g. [\"xnnpack\", \"none\"]")
+        raise table.error("delegates", 'expected a non-empty list, e.g. ["xnnpack", "none"]')
     out = []
     for item in raw:
         if isinstance(item, str) and item in BUILTIN:

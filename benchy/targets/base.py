@@ -60,7 +60,7 @@ class WorkerChannel:
 
     def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
         self.argv = argv
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         try:
             self.proc = subprocess.Popen(
                 argv,
@@ -89,7 +89,9 @@ class WorkerChannel:
         code = self.proc.poll()
         tail = self.stderr_tail()
         detail = f" (exit code {code})" if code is not None else ""
-        return TargetError(f"worker {what}{detail}" + (f": {tail.splitlines()[-1]}" if tail else ""))
+        return TargetError(
+            f"worker {what}{detail}" + (f": {tail.splitlines()[-1]}" if tail else "")
+        )
 
     def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
         assert self.proc.stdin is not None
@@ -107,7 +109,9 @@ class WorkerChannel:
                 try:
                     reply: dict[str, Any] = json.loads(line)
                 except ValueError:
-                    raise TargetError(f"worker sent a line that is not JSON: {line[:200]!r}") from None
+                    raise TargetError(
+                        f"worker sent a line that is not JSON: {line[:200]!r}"
+                    ) from None
                 return reply
             left = deadline - time.monotonic()
             if left <= 0:

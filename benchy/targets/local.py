@@ -35,7 +35,7 @@ class LocalTarget(Target):
         for cpu in pin:
             if cpu >= cpus:
                 raise table.error("pin_cpus", f"CPU {cpu} does not exist; valid: 0..{cpus - 1}")
-        return LocalOptions(python=table.str("python", sys.executable), pin_cpus=pin)
+        return LocalOptions(python=table.string("python", sys.executable), pin_cpus=pin)
 
     def __init__(self, name: str, options: LocalOptions) -> None:
         super().__init__(name, options)
