@@ -66,6 +66,14 @@ def base_row(cell: Cell) -> dict[str, Any]:
     }
 
 
+def _model_memory(peak: float | None, before: float | None, code: float | None) -> float | None:
+    """Peak RSS growth of the cell's process, less the runtime's shared-library pages it faulted
+    back in after fork (those are code, shared with every process using the runtime)."""
+    if peak is None or before is None:
+        return None
+    return peak - before - (code or 0.0)
+
+
 class Runner:
     def __init__(self, plan: Plan, store: RunStore, events: Events | None = None) -> None:
         self.plan, self.store = plan, store
@@ -174,6 +182,8 @@ class Runner:
         reps = np.concatenate([np.full(len(r["samples_ns"]), i) for i, r in enumerate(results)])
         s = summarize(samples / 1e6)
         window = sum(r["window_s"] for r in results)
+        # What the harness costs beyond the work the suite asked for (warmup, timed loop, outputs).
+        asked = window + sum(r["warmup_s"] + r["outputs_s"] for r in results)
         peaks = [r["peak_rss_mb"] for r in results if r["peak_rss_mb"] is not None]
         peak = max(peaks) if peaks else None
         before = first["rss_before_mb"]
@@ -202,12 +212,14 @@ class Runner:
             rss_before_mb=before,
             rss_after_load_mb=first["rss_after_load_mb"],
             peak_rss_mb=peak,
-            model_memory_mb=None if peak is None or before is None else peak - before,
+            runtime_code_mb=first.get("runtime_code_mb"),
+            model_memory_mb=_model_memory(peak, before, first.get("runtime_code_mb")),
             model_size_bytes=size,
             model_size_kb=size / 1024,
             model_sha256=self._sha(cell.model_file),
             window_s=window,
-            overhead_s=max(wall - window, 0.0),
+            warmup_s=sum(r["warmup_s"] for r in results),
+            overhead_s=max(wall - asked, 0.0),
             emulated=bool(facts.get("emulated")),
         )
         self._quality(row, cell, first.get("outputs"))

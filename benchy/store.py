@@ -148,6 +148,8 @@ NUMERIC = {
     "max_abs_error",
     "headroom_pct",
     "overhead_s",
+    "runtime_code_mb",
+    "warmup_s",
     "window_s",
 }
 

@@ -158,6 +158,9 @@ class TFLiteRunner:
         ]
 
     def set_inputs(self, arrays):
+        # Fused LSTM ops keep state in variable tensors across invokes: each input is a fresh
+        # window, so reset them here, outside the timed region.
+        self.interp.reset_all_variables()
         for detail, arr in zip(self.inputs, arrays):
             self.interp.set_tensor(detail["index"], arr)
 
@@ -302,6 +305,24 @@ def _mb(kb):
     return None if kb is None else kb / 1024.0
 
 
+def _shared_object_rss_kb():
+    """Resident KiB of mapped shared libraries (.so). After fork the child faults the runtime's
+    code back in as it runs; that is not the model's memory, so it is subtracted."""
+    total, counting = 0, False
+    try:
+        with open("/proc/self/smaps") as fh:
+            for line in fh:
+                first = line.split(None, 1)[0]
+                if "-" in first and not first.endswith(":"):  # a mapping header line
+                    path = line.split()[-1] if len(line.split()) >= 6 else ""
+                    counting = ".so" in path.rsplit("/", 1)[-1]
+                elif counting and first == "Rss:":
+                    total += int(line.split()[1])
+    except OSError:
+        return None
+    return total
+
+
 def _reset_peak_rss():
     """Make VmHWM start from now: a forked child inherits its parent's high-water mark."""
     try:
@@ -353,6 +374,7 @@ def measure(cell):
     _injected_fault(cell)
     reset_ok = _reset_peak_rss()
     rss_before = _proc_status_kb("VmRSS")
+    code_before = _shared_object_rss_kb()
     t0 = time.perf_counter_ns()
     runner = RUNNERS[cell["runtime"]](cell)
     load_ns = time.perf_counter_ns() - t0
@@ -367,7 +389,8 @@ def measure(cell):
     m = cell["measure"]
     clock = time.perf_counter_ns
     # Warmup: count and time, both honoured.
-    warm_n, warm_until = 0, clock() + int(float(m["warmup_seconds"]) * 1e9)
+    warm_start = clock()
+    warm_n, warm_until = 0, warm_start + int(float(m["warmup_seconds"]) * 1e9)
     while warm_n < int(m["warmup_runs"]) or clock() < warm_until:
         runner.set_inputs(sets[warm_n % len(sets)])
         runner.invoke()
@@ -375,6 +398,7 @@ def measure(cell):
 
     min_runs, max_runs = int(m["min_runs"]), int(m["max_runs"])
     start = clock()
+    warmup_ns = start - warm_start
     min_end = start + int(float(m["min_seconds"]) * 1e9)
     max_end = start + int(float(m["max_seconds"]) * 1e9)
     samples = []
@@ -392,6 +416,7 @@ def measure(cell):
     window_ns = clock() - start
 
     outputs = None
+    outputs_start = clock()
     if cell.get("collect_outputs"):
         outputs = []
         for arrays in sets:
@@ -399,8 +424,11 @@ def measure(cell):
             runner.invoke()
             outputs.append([float(v) for v in runner.first_output().ravel()])
 
+    code_after = _shared_object_rss_kb()
+    code_growth = None if code_before is None or code_after is None else code_after - code_before
     return {
         "status": "ok",
+        "runtime_code_mb": _mb(code_growth),
         "runtime_module": runner.module,
         "runtime_version": runner.version,
         "delegate_applied": runner.applied(),
@@ -409,6 +437,8 @@ def measure(cell):
         "warmup_runs": warm_n,
         "samples_ns": samples,
         "window_s": window_ns / 1e9,
+        "warmup_s": warmup_ns / 1e9,
+        "outputs_s": (clock() - outputs_start) / 1e9,
         "rss_before_mb": _mb(rss_before),
         "rss_after_load_mb": _mb(rss_after_load),
         "peak_rss_mb": _mb(_proc_status_kb("VmHWM")) if reset_ok else None,

@@ -127,6 +127,7 @@ def direct_accuracy(model: Path) -> float:
             v = xi[None]
             if inp["dtype"] == np.int8:
                 v = np.clip(np.round(v / scale) + zero, -128, 127)
+            interp.reset_all_variables()  # the fused LSTM is stateful across invokes
             interp.set_tensor(inp["index"], v.astype(inp["dtype"]))
             interp.invoke()
             preds.append(interp.get_tensor(outp["index"]).argmax())
