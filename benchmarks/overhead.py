@@ -112,11 +112,13 @@ def main() -> None:
     print(f"  benchy cell p50:        {h * 1000:.2f} µs  (rounds: {_us(harness)})")
     print(f"  harness overhead on p50: {(h - b) / b * 100:+.1f}%")
     print(
-        f"  fixed cost per cell (random input, no accuracy pass): median {statistics.median(overhead) * 1000:.0f} ms"
+        "  fixed cost per cell (random input, no accuracy pass): "
+        f"median {statistics.median(overhead) * 1000:.0f} ms"
     )
     print(
         "  fixed cost per cell (wearable --quick): "
-        f"median {wear.median() * 1000:.0f} ms, max {wear.max() * 1000:.0f} ms over {len(wear)} cells"
+        f"median {wear.median() * 1000:.0f} ms, max {wear.max() * 1000:.0f} ms"
+        f" over {len(wear)} cells"
     )
 
 

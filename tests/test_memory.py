@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("onnx")
 
-from benchmarks.memory_truth import measure  # noqa: E402
+from benchmarks.memory_truth import measure
 
 
 def test_64_mib_of_weights_are_counted(tmp_path: Path) -> None:
