@@ -221,6 +221,7 @@ class Runner:
             warmup_s=sum(r["warmup_s"] for r in results),
             overhead_s=max(wall - asked, 0.0),
             emulated=bool(facts.get("emulated")),
+            cpus=",".join(str(c) for c in first["cpus"]) if first.get("cpus") else None,
         )
         self._quality(row, cell, first.get("outputs"))
         row["_samples"] = (samples, reps)

@@ -444,6 +444,7 @@ def measure(cell):
         "peak_rss_mb": _mb(_proc_status_kb("VmHWM")) if reset_ok else None,
         "peak_rss_note": None if reset_ok else "cannot reset VmHWM (/proc/self/clear_refs)",
         "input_specs": runner.input_specs(),
+        "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "outputs": outputs,
     }
 

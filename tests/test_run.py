@@ -285,3 +285,43 @@ def test_python_dash_m_and_help() -> None:
     )
     assert proc.returncode == 0
     assert "--dry-run" in proc.stdout and "--target" in proc.stdout
+
+
+def test_missing_provider_and_delegate_are_unavailable_not_errors(  # type: ignore[no-untyped-def]
+    make_suite, local_target, tmp_path: Path
+) -> None:
+    body = """
+[matrix]
+runtimes = ["tflite", "onnxruntime"]
+[matrix.tflite]
+delegates = ["xnnpack", "external:/nonexistent/libdelegate.so"]
+[matrix.onnxruntime]
+providers = ["CPUExecutionProvider", "CUDAExecutionProvider"]
+[models.cnn]
+[models.cnn.variants]
+fp32 = "@MODELS@/cnn_fp32.tflite"
+onnx = "@MODELS@/cnn_fp32.onnx"
+"""
+    out = tmp_path / "out"
+    assert run([str(make_suite(body)), "--target", str(local_target), "--out", str(out)]) == 0
+    cells = pd.read_parquet(out / "cells.parquet").set_index(["variant", "delegate"])
+    ext = cells.loc[("fp32", "external:libdelegate.so")]
+    assert ext.status == "unavailable"
+    assert ext.error.startswith("delegate /nonexistent/libdelegate.so does not load")
+    cuda = cells.loc[("onnx", "cuda")]
+    assert cuda.status == "unavailable"
+    assert cuda.error.startswith(
+        "execution provider CUDAExecutionProvider is not in this onnxruntime"
+    )
+    assert cells.loc[("fp32", "xnnpack")].status == "ok"
+    assert cells.loc[("onnx", "cpu")].status == "ok"
+
+
+def test_cpu_pinning(make_suite, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "pinned.toml"
+    target.write_text('kind = "local"\npin_cpus = [0]\n')
+    body = '[models.cnn.variants]\nfp32 = "@MODELS@/cnn_fp32.tflite"\n'
+    out = tmp_path / "out"
+    assert run([str(make_suite(body)), "--target", str(target), "--out", str(out)]) == 0
+    cells = pd.read_parquet(out / "cells.parquet")
+    assert set(cells[cells.status == "ok"].cpus) == {"0"}

@@ -1,0 +1,63 @@
+"""The fallback a Raspberry Pi usually has: tflite_runtime (2.14, numpy 1.x), no onnxruntime.
+
+A real venv with the real wheel is built once and cached; the local target's `python` points at it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchy.cli import main
+
+CACHE = (
+    Path.home()
+    / ".cache"
+    / "benchy-tests"
+    / f"tflite-runtime-py{sys.version_info[0]}{sys.version_info[1]}"
+)
+
+
+@pytest.fixture(scope="session")
+def tflite_runtime_python() -> Path:
+    if sys.version_info >= (3, 12):
+        pytest.skip("tflite-runtime 2.14 has no wheel for Python ≥ 3.12")
+    python = CACHE / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(CACHE)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "numpy<2", "tflite-runtime==2.14.0"],
+            check=True,
+        )
+    return python
+
+
+def test_cells_run_on_tflite_runtime_and_say_so(  # type: ignore[no-untyped-def]
+    tflite_runtime_python: Path, make_suite, tmp_path: Path
+) -> None:
+    target = tmp_path / "pi-like.toml"
+    target.write_text(f'kind = "local"\npython = "{tflite_runtime_python}"\n')
+    body = """
+[models.cnn]
+dataset = "@DATA@"
+reference = "fp32"
+[models.cnn.variants]
+fp32 = "@MODELS@/cnn_fp32.tflite"
+full_int8 = "@MODELS@/cnn_full_int8.tflite"
+onnx = "@MODELS@/cnn_fp32.onnx"
+"""
+    out = tmp_path / "out"
+    assert main(["run", str(make_suite(body)), "--target", str(target), "--out", str(out)]) == 0
+    cells = pd.read_parquet(out / "cells.parquet")
+    tfl = cells[(cells.runtime == "tflite") & (cells.status != "n/a")]
+    assert set(tfl.status) == {"ok"}
+    assert set(tfl.runtime_module) == {"tflite_runtime"}
+    assert set(tfl.runtime_version) == {"2.14.0"}
+    assert (tfl.accuracy == 100.0).all()
+    onnx = cells[(cells.runtime == "onnxruntime") & (cells.status != "n/a")]
+    assert set(onnx.status) == {"unavailable"}
+    assert onnx.error.iloc[0].startswith("onnxruntime is not installed")
