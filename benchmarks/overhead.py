@@ -1,9 +1,11 @@
 """Harness overhead and fixed cost per cell (run on demand; figures go into the README).
 
-    python benchmarks/overhead.py [--rounds 5]
+    python benchmarks/overhead.py [--rounds 5] [--runs 20000]
 
-1. Overhead on the measured latency: benchy's p50 for a ~12 µs model vs a bare `invoke()` loop
-   (same process type, same inputs, no harness), alternated in rounds so drift hits both.
+1. Overhead on the measured latency: benchy's p50 vs a bare `invoke()` loop (same inputs, no
+   harness), alternated in rounds so drift hits both. Two models: the wearable CNN on builtin
+   kernels (~12 µs per invoke, the size where a few hundred ns of harness cost would show) and a
+   tiny Dense model on XNNPACK (~0.5 µs, the floor).
 2. Fixed cost per isolated cell: a cell's wall time minus the work the suite asked for (warmup,
    timed loop, accuracy pass): fork, model load, first inference, result transfer and parsing,
    as recorded in `overhead_s`.
@@ -17,24 +19,23 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 from pathlib import Path
 
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-# The wearable CNN on builtin kernels (no XNNPACK) takes ~12 µs per invoke here: the size of
-# model for which a few hundred ns of harness cost would show.
-MODEL = ROOT / "suites" / "models" / "cnn_fp32.tflite"
+CASES = [
+    (ROOT / "suites" / "models" / "cnn_fp32.tflite", "none"),
+    (ROOT / "benchmarks" / "models" / "tiny_fp32.tflite", "xnnpack"),
+]
 
 BARE = """
 import json, sys, time
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
-interp = Interpreter(
-    sys.argv[1], num_threads=1,
-    experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-)
+kind = {"none": "BUILTIN_WITHOUT_DEFAULT_DELEGATES", "xnnpack": "AUTO"}[sys.argv[3]]
+resolver = getattr(OpResolverType, kind)
+interp = Interpreter(sys.argv[1], num_threads=1, experimental_op_resolver_type=resolver)
 interp.allocate_tensors()
 inp = interp.get_input_details()[0]
 x = np.random.default_rng(0).uniform(-1, 1, inp["shape"]).astype(np.float32)
@@ -54,12 +55,12 @@ name = "overhead"
 [matrix]
 runtimes = ["tflite"]
 [matrix.tflite]
-delegates = ["none"]
-[models.cnn]
-[models.cnn.input]
+delegates = ["{delegate}"]
+[models.m]
+[models.m.input]
 low = -1.0
 high = 1.0
-[models.cnn.variants]
+[models.m.variants]
 fp32 = "{model}"
 [measure]
 warmup_runs = 200
@@ -70,81 +71,54 @@ max_seconds = 30
 """
 
 
-def bare_p50(runs: int) -> float:
-    out = subprocess.run(
-        [sys.executable, "-c", BARE, str(MODEL), str(runs)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+def bare_p50(model: Path, delegate: str, runs: int) -> float:
+    argv = [sys.executable, "-c", BARE, str(model), str(runs), delegate]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True)
     return float(json.loads(out.stdout)["p50_ms"])
 
 
-def benchy_cells(tmp: Path, runs: int, tag: str) -> pd.DataFrame:
-    suite = tmp / f"overhead-{tag}.toml"
-    suite.write_text(textwrap.dedent(SUITE.format(model=MODEL, runs=runs)))
-    out = tmp / f"run-{tag}"
-    subprocess.run(
-        [sys.executable, "-m", "benchy", "run", str(suite), "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    )
-    return pd.read_parquet(out / "cells.parquet")
+def benchy_run(suite: Path, out: Path, *extra: str) -> pd.DataFrame:
+    argv = [sys.executable, "-m", "benchy", "run", str(suite), "--out", str(out), *extra]
+    subprocess.run(argv, cwd=ROOT, capture_output=True, check=False)
+    cells = pd.read_parquet(out / "cells.parquet")
+    return cells[cells.status == "ok"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--runs", type=int, default=20000)
-    args = parser.parse_args()
-    bare, harness, overhead = [], [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        for i in range(args.rounds):
-            bare.append(bare_p50(args.runs))
-            cells = benchy_cells(Path(tmp), args.runs, str(i))
-            harness.append(float(cells.latency_p50_ms.iloc[0]))
-            overhead.append(float(cells.overhead_s.iloc[0]))
-        wear = benchy_wearable(Path(tmp))
+def one_case(tmp: Path, model: Path, delegate: str, rounds: int, runs: int) -> None:
+    suite = tmp / f"{model.stem}.toml"
+    suite.write_text(SUITE.format(model=model, delegate=delegate, runs=runs))
+    bare, harness, fixed = [], [], []
+    for i in range(rounds):
+        bare.append(bare_p50(model, delegate, runs))
+        cells = benchy_run(suite, tmp / f"{model.stem}-{i}")
+        harness.append(float(cells.latency_p50_ms.iloc[0]))
+        fixed.append(float(cells.overhead_s.iloc[0]))
     b, h = statistics.median(bare), statistics.median(harness)
-    print(f"{MODEL.name} (builtin kernels), {args.runs} invokes x {args.rounds} alternating rounds")
+    print(f"{model.name} ({delegate}), {runs} invokes x {rounds} alternating rounds")
     print(f"  bare invoke() loop p50: {b * 1000:.2f} µs  (rounds: {_us(bare)})")
     print(f"  benchy cell p50:        {h * 1000:.2f} µs  (rounds: {_us(harness)})")
     print(f"  harness overhead on p50: {(h - b) / b * 100:+.1f}%")
-    print(
-        "  fixed cost per cell (random input, no accuracy pass): "
-        f"median {statistics.median(overhead) * 1000:.0f} ms"
-    )
-    print(
-        "  fixed cost per cell (wearable --quick): "
-        f"median {wear.median() * 1000:.0f} ms, max {wear.max() * 1000:.0f} ms"
-        f" over {len(wear)} cells"
-    )
-
-
-def benchy_wearable(tmp: Path) -> pd.Series:
-    out = tmp / "wearable"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchy",
-            "run",
-            "suites/wearable.toml",
-            "--quick",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        check=False,
-    )
-    cells = pd.read_parquet(out / "cells.parquet")
-    return cells.loc[cells.status == "ok", "overhead_s"]
+    print(f"  fixed cost per cell: median {statistics.median(fixed) * 1000:.0f} ms")
 
 
 def _us(values: list[float]) -> str:
     return ", ".join(f"{v * 1000:.2f}" for v in values)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="benchy harness overhead and fixed cost per cell")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=20000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for model, delegate in CASES:
+            one_case(Path(tmp), model, delegate, args.rounds, args.runs)
+        wear = benchy_run(ROOT / "suites" / "wearable.toml", Path(tmp) / "wearable", "--quick")
+    fixed = wear.overhead_s * 1000
+    print(
+        f"wearable --quick: fixed cost per cell median {fixed.median():.0f} ms, "
+        f"max {fixed.max():.0f} ms over {len(wear)} cells"
+    )
 
 
 if __name__ == "__main__":
