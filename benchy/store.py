@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,7 +85,8 @@ class RunStore:
             part["index"] = np.arange(len(samples_ns))
             part["latency_ns"] = np.asarray(samples_ns, dtype=np.int64)
             part["latency_ms"] = part["latency_ns"] / 1e6
-            part.to_parquet(self.parts / f"{len(self.rows):05d}.parquet", index=False)
+            target = self.parts / f"{len(self.rows):05d}.parquet"
+            _atomic_write(target, lambda p: part.to_parquet(p, index=False))
 
     def _write_cells(self) -> None:
         df = cells_frame(self.rows)
@@ -93,13 +95,13 @@ class RunStore:
 
     def finish(self, **fields: Any) -> None:
         """Merge sample parts into samples.parquet and close the manifest."""
+        # An interrupt may have landed mid-write: make the cell files match the rows kept.
+        self._write_cells()
         parts = sorted(self.parts.glob("*.parquet"))
         frames = [pd.read_parquet(p) for p in parts]
         samples = pd.concat(frames, ignore_index=True) if frames else empty_samples()
         _atomic_write(self.dir / "samples.parquet", lambda p: samples.to_parquet(p, index=False))
-        for p in parts:
-            p.unlink()
-        self.parts.rmdir()
+        shutil.rmtree(self.parts)
         self.manifest.update(fields)
         self.manifest["finished"] = utc_now()
         self._write_manifest()
