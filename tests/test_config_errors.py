@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,39 +65,33 @@ def test_missing_suite_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err.strip() == "error: no/such/suite.toml: file not found"
 
 
-def test_unknown_target_kind(
-    tmp_path: Path, make_suite, capsys: pytest.CaptureFixture[str]
+TARGET_CASES = {
+    "unknown_kind": ('kind = "jtag"\n', 'kind: unknown value "jtag"; valid choices: local'),
+    "unknown_key": (
+        'kind = "local"\npin_cpu = [0]\n',
+        'top level: unknown key "pin_cpu"; '
+        "valid keys: budgets, description, kind, name, pin_cpus, python",
+    ),
+    "missing_cpu": (
+        'kind = "local"\npin_cpus = [4096]\n',
+        f"pin_cpus: CPU 4096 does not exist; valid: 0..{(os.cpu_count() or 1) - 1}",
+    ),
+    "bad_budget": (
+        'kind = "local"\n[budgets]\nram = 1\n',
+        '[budgets]: unknown key "ram"; valid keys: '
+        "accuracy_drop_max, accuracy_min, latency_p50_ms, latency_p90_ms, "
+        "latency_p99_ms, model_memory_mb, model_size_kb, peak_memory_mb",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TARGET_CASES))
+def test_target_file_errors(
+    case: str, tmp_path: Path, make_suite, capsys: pytest.CaptureFixture[str]
 ) -> None:  # type: ignore[no-untyped-def]
+    text, message = TARGET_CASES[case]
     suite = make_suite('[models.cnn.variants]\nfp32 = "@MODELS@/cnn_fp32.tflite"\n')
     target = tmp_path / "board.toml"
-    target.write_text('kind = "jtag"\n')
+    target.write_text(text)
     assert main(["run", str(suite), "--target", str(target)]) == 2
-    assert capsys.readouterr().err.strip() == (
-        f'error: {target}: kind: unknown value "jtag"; valid choices: local'
-    )
-
-
-def test_unknown_target_option(
-    tmp_path: Path, make_suite, capsys: pytest.CaptureFixture[str]
-) -> None:  # type: ignore[no-untyped-def]
-    suite = make_suite('[models.cnn.variants]\nfp32 = "@MODELS@/cnn_fp32.tflite"\n')
-    target = tmp_path / "mine.toml"
-    target.write_text('kind = "local"\npin_cpu = [0]\n')
-    assert main(["run", str(suite), "--target", str(target)]) == 2
-    assert capsys.readouterr().err.strip() == (
-        f'error: {target}: top level: unknown key "pin_cpu"; '
-        "valid keys: budgets, description, kind, name, pin_cpus, python"
-    )
-
-
-def test_pin_to_missing_cpu(tmp_path: Path, make_suite, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
-    import os
-
-    suite = make_suite('[models.cnn.variants]\nfp32 = "@MODELS@/cnn_fp32.tflite"\n')
-    target = tmp_path / "mine.toml"
-    target.write_text('kind = "local"\npin_cpus = [4096]\n')
-    assert main(["run", str(suite), "--target", str(target)]) == 2
-    n = os.cpu_count()
-    assert capsys.readouterr().err.strip() == (
-        f"error: {target}: pin_cpus: CPU 4096 does not exist; valid: 0..{n - 1}"  # type: ignore[operator]
-    )
+    assert capsys.readouterr().err.strip() == f"error: {target}: {message}"
