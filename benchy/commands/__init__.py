@@ -1,0 +1,6 @@
+"""One module per subcommand. Each defines `add_parser(subparsers)` and sets `func(args, console)`,
+which returns the exit code. COMMANDS lists them in `benchy --help` order."""
+
+from __future__ import annotations
+
+COMMANDS = ["run"]

@@ -1,0 +1,126 @@
+"""`benchy run SUITE`: expand the matrix, run every cell, store, report, gate."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from benchy import __version__, gate
+from benchy.config import TargetConfig, load_suite, load_target
+from benchy.errors import UsageError
+from benchy.matrix import Cell, expand
+from benchy.report.terminal import LiveProgress, print_report
+from benchy.runner import Plan, Runner
+from benchy.store import RunStore, git_commit, new_run_dir, read_cells, sha256_file, utc_now
+
+log = logging.getLogger("benchy")
+
+
+def add_parser(sub: Any) -> None:
+    run = sub.add_parser(
+        "run", help="run a suite's matrix", description="Run every cell of a suite."
+    )
+    run.add_argument("suite", type=Path, help="suite file, e.g. suites/wearable.toml")
+    run.add_argument(
+        "--target",
+        action="append",
+        metavar="NAME_OR_PATH",
+        help="run on this target instead of the suite's list (repeatable); "
+        "NAME means targets/NAME.toml",
+    )
+    run.add_argument(
+        "--out", type=Path, help="result directory (default results/<suite>/<UTC time>-<id>)"
+    )
+    run.add_argument(
+        "--results", type=Path, default=Path("results"), help="base folder for results"
+    )
+    run.add_argument("--quick", action="store_true", help="few samples: for CI smoke runs")
+    run.add_argument("--dry-run", action="store_true", help="print the matrix and exit")
+    run.set_defaults(func=cmd_run)
+
+
+def _targets(
+    suite_path: Path, names: list[str] | None, suite_targets: tuple[str, ...]
+) -> list[TargetConfig]:
+    if names:
+        return [load_target(n, suite_path, ("--target", "")) for n in names]
+    return [load_target(n, suite_path, (str(suite_path), "[suite].targets")) for n in suite_targets]
+
+
+def _print_matrix(console: Console, cells: list[Cell]) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{sum(c.applicable for c in cells)} cells to run", header_style="bold")
+    for col in ("target", "model", "variant", "runtime", "delegate", "threads", "note"):
+        table.add_column(col)
+    for c in cells:
+        table.add_row(
+            c.target,
+            c.model,
+            c.variant,
+            c.runtime,
+            c.delegate.label,
+            str(c.threads) if c.applicable else "–",
+            c.reason or "",
+        )
+    console.print(table)
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    suite = load_suite(args.suite)
+    targets = _targets(args.suite, args.target, suite.targets)
+    names = [t.name for t in targets]
+    if len(set(names)) != len(names):
+        raise UsageError(f"target names repeat: {', '.join(names)}")
+    cells = expand(suite, names)
+    if args.dry_run:
+        _print_matrix(console, cells)
+        return gate.EXIT_PASS
+    measure = suite.quick if args.quick else suite.measure
+    out = args.out or new_run_dir(args.results, suite.name)
+    models = {
+        f"{m.name}/{v}": sha256_file(p)
+        for m in suite.models.values()
+        for v, p in m.variants.items()
+    }
+    datasets = {
+        str(m.dataset.name): sha256_file(m.dataset) for m in suite.models.values() if m.dataset
+    }
+    store = RunStore(
+        out,
+        {
+            "benchy_version": __version__,
+            "git_commit": git_commit(Path.cwd()),
+            "suite": suite.name,
+            "suite_file": str(args.suite),
+            "suite_sha256": sha256_file(args.suite),
+            "models_sha256": models,
+            "datasets_sha256": datasets,
+            "quick": args.quick,
+            "measure": measure.payload(),
+            "argv": sys.argv,
+            "started": utc_now(),
+        },
+    )
+    plan = Plan(suite, measure, targets, cells)
+    log.info(
+        "%d cells (%d not applicable) → %s", len(cells), sum(not c.applicable for c in cells), out
+    )
+    try:
+        with LiveProgress(console, len(cells)) as progress:
+            rows = Runner(plan, store, progress).run()
+    except KeyboardInterrupt:
+        store.finish(status="interrupted", exit_code=gate.EXIT_INTERRUPTED)
+        console.print(f"[yellow]interrupted[/]: {len(store.rows)} finished cells kept in {out}")
+        return gate.EXIT_INTERRUPTED
+    code = gate.exit_code(rows, plan.target_failed)
+    verdict = {0: "pass", 1: "budget failed", 3: "error"}[code]
+    store.finish(status="finished", exit_code=code, verdict=verdict)
+    print_report(console, read_cells(out), f"{suite.name} — {out}", suite.rank_by)
+    console.print(f"results: {out}  verdict: [bold]{verdict}[/] (exit {code})")
+    return code
