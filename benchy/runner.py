@@ -6,6 +6,7 @@ No formatting here: progress goes out through the `Events` callbacks.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,15 @@ def base_row(cell: Cell) -> dict[str, Any]:
     }
 
 
+def _failure_row(cell: Cell, result: dict[str, Any]) -> dict[str, Any]:
+    row = {**base_row(cell), "status": result.get("status", "error"), "error": result.get("error")}
+    tail = (result.get("log_tail") or "").strip()
+    last = tail.splitlines()[-1][:300] if tail else ""
+    if last and row["status"] == "crashed" and last not in (row["error"] or ""):
+        row["error"] = f"{row['error']}; last log line: {last}"
+    return row
+
+
 def _model_memory(peak: float | None, before: float | None, code: float | None) -> float | None:
     """Peak RSS growth of the cell's process, less the runtime's shared-library pages it faulted
     back in after fork (those are code, shared with every process using the runtime)."""
@@ -75,49 +85,124 @@ def _model_memory(peak: float | None, before: float | None, code: float | None) 
 
 
 class Runner:
+    """Runs a plan: targets at the same time (one thread each), cells on one target one after
+    another, each cell's repetitions interleaved with the other cells' so drift hits all alike."""
+
     def __init__(self, plan: Plan, store: RunStore, events: Events | None = None) -> None:
         self.plan, self.store = plan, store
         self.events = events or NoEvents()
         self._labels: dict[str, np.ndarray] = {}
         self._hashes: dict[Path, str] = {}
+        self._stop = threading.Event()
+        self._live: list[Target] = []
+        self._lock = threading.Lock()
 
     def run(self) -> list[dict[str, Any]]:
-        for target in self.plan.targets:
-            cells = [c for c in self.plan.cells if c.target == target.name]
-            self._run_target(target, cells)
+        threads = [
+            threading.Thread(target=self._guarded, args=(t,), name=f"target-{t.name}", daemon=True)
+            for t in self.plan.targets
+        ]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.2)  # short joins keep Ctrl-C deliverable to this thread
+        except KeyboardInterrupt:
+            self.stop()
+            for t in threads:
+                t.join(10)
+            raise
         return self.store.rows
 
-    def _run_target(self, config: TargetConfig, cells: list[Cell]) -> None:
+    def stop(self) -> None:
+        """Abandon the cells in flight (their workers are killed) and start no new ones."""
+        self._stop.set()
+        with self._lock:
+            live = list(self._live)
+        for target in live:
+            target.close()
+
+    def _guarded(self, config: TargetConfig) -> None:
+        try:
+            self._run_target(config, [c for c in self.plan.cells if c.target == config.name])
+        except Exception:  # a bug must not hang the run: log it and let other targets go on
+            log.exception("target %s: unexpected failure", config.name)
+            self.plan.target_failed = True
+
+    def _open(self, config: TargetConfig) -> tuple[Target, dict[str, Any], dict[Path, str]]:
         target: Target = TARGET_KINDS[config.kind](config.name, config.options)
+        with self._lock:
+            self._live.append(target)
         try:
             target.open()
             facts = target.facts()
             self.store.set_facts(config.name, facts)
-            files = sorted({c.model_file for c in cells} | self._datasets())
-            paths = target.prepare(files)
+            files = {c.model_file for c in self.plan.cells if c.target == config.name}
+            paths = target.prepare(sorted(files | self._datasets()))
+        except BaseException:
+            target.close()
+            raise
+        return target, facts, paths
+
+    def _run_target(self, config: TargetConfig, cells: list[Cell]) -> None:
+        for cell in cells:
+            if not cell.applicable:
+                self._record(cell, base_row(cell), config)
+        runnable = [c for c in cells if c.applicable]
+        try:
+            target, facts, paths = self._open(config)
         except BenchyError as exc:
+            if self._stop.is_set():
+                return
             self.plan.target_failed = True
             log.error("target %s failed: %s", config.name, exc)
-            for cell in cells:
-                self._record(
-                    cell,
-                    {**base_row(cell), "error": f"target failed: {exc}"}
-                    if cell.applicable
-                    else base_row(cell),
-                    config,
-                )
-            target.close()
+            for cell in runnable:
+                self._record(cell, {**base_row(cell), "error": f"target failed: {exc}"}, config)
             return
         try:
-            for cell in cells:
-                self.events.cell_started(cell)
-                if not cell.applicable:
-                    self._record(cell, base_row(cell), config)
-                    continue
-                row = self._measure(target, cell, paths, facts)
-                self._record(cell, row, config)
+            self._rounds(target, config, runnable, paths, facts)
         finally:
             target.close()
+
+    def _rounds(
+        self,
+        target: Target,
+        config: TargetConfig,
+        cells: list[Cell],
+        paths: dict[Path, str],
+        facts: dict[str, Any],
+    ) -> None:
+        reps = self.plan.measure.repetitions
+        results: dict[Cell, list[dict[str, Any]]] = {c: [] for c in cells}
+        wall: dict[Cell, float] = dict.fromkeys(cells, 0.0)
+        open_cells = list(cells)
+        for rep in range(reps):
+            for cell in list(open_cells):
+                if self._stop.is_set():
+                    return
+                self.events.cell_started(cell)
+                t0 = time.perf_counter()
+                result = self._run_once(target, cell, paths, rep)
+                wall[cell] += time.perf_counter() - t0
+                if self._stop.is_set():
+                    return  # the worker was killed under this cell: it did not finish
+                if result.get("status") != "ok":
+                    open_cells.remove(cell)
+                    self._record(cell, _failure_row(cell, result), config)
+                    continue
+                results[cell].append(result)
+                if rep == reps - 1:
+                    row = self._fill(base_row(cell), cell, results.pop(cell), wall[cell], facts)
+                    self._record(cell, row, config)
+
+    def _run_once(
+        self, target: Target, cell: Cell, paths: dict[Path, str], rep: int
+    ) -> dict[str, Any]:
+        try:
+            return target.run_cell(self._payload(cell, paths, rep), self.plan.measure.timeout_s)
+        except TargetError as exc:
+            return {"status": "error", "error": str(exc)}
 
     def _datasets(self) -> set[Path]:
         return {m.dataset for m in self.plan.suite.models.values() if m.dataset is not None}
@@ -144,30 +229,6 @@ class Runner:
             # Outputs are collected once (first repetition): they do not change between processes.
             "collect_outputs": model.dataset is not None and repetition == 0,
         }
-
-    def _measure(
-        self, target: Target, cell: Cell, paths: dict[Path, str], facts: dict[str, Any]
-    ) -> dict[str, Any]:
-        row = base_row(cell)
-        results = []
-        started = time.perf_counter()
-        for rep in range(self.plan.measure.repetitions):
-            try:
-                result = target.run_cell(
-                    self._payload(cell, paths, rep), self.plan.measure.timeout_s
-                )
-            except TargetError as exc:
-                result = {"status": "error", "error": str(exc)}
-            if result.get("status") != "ok":
-                row.update(status=result.get("status", "error"), error=result.get("error"))
-                tail = (result.get("log_tail") or "").strip()
-                last = tail.splitlines()[-1][:300] if tail else ""
-                if last and result.get("status") == "crashed" and last not in row["error"]:
-                    row["error"] = f"{row['error']}; last log line: {last}"
-                return row
-            results.append(result)
-        wall = time.perf_counter() - started
-        return self._fill(row, cell, results, wall, facts)
 
     def _fill(
         self,

@@ -8,6 +8,7 @@ import os
 import secrets
 import shutil
 import subprocess
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,7 @@ class RunStore:
         self.parts = self.dir / "samples.parts"
         self.parts.mkdir(exist_ok=True)
         self.rows: list[dict[str, Any]] = []
+        self._lock = threading.RLock()  # targets run in threads and finish cells concurrently
         self.manifest = {"schema_version": SCHEMA_VERSION, "status": "running", **manifest}
         self._write_manifest()
 
@@ -69,10 +71,17 @@ class RunStore:
         _atomic_write(self.dir / "run.json", lambda p: p.write_text(text))
 
     def set_facts(self, target: str, facts: dict[str, Any]) -> None:
-        self.manifest.setdefault("targets", {})[target] = facts
-        self._write_manifest()
+        with self._lock:
+            self.manifest.setdefault("targets", {})[target] = facts
+            self._write_manifest()
 
     def add(
+        self, row: dict[str, Any], samples_ns: np.ndarray | None, repetition: np.ndarray | None
+    ) -> None:
+        with self._lock:
+            self._add(row, samples_ns, repetition)
+
+    def _add(
         self, row: dict[str, Any], samples_ns: np.ndarray | None, repetition: np.ndarray | None
     ) -> None:
         self.rows.append(row)
@@ -95,6 +104,10 @@ class RunStore:
 
     def finish(self, **fields: Any) -> None:
         """Merge sample parts into samples.parquet and close the manifest."""
+        with self._lock:
+            self._finish(fields)
+
+    def _finish(self, fields: dict[str, Any]) -> None:
         # An interrupt may have landed mid-write: make the cell files match the rows kept.
         self._write_cells()
         parts = sorted(self.parts.glob("*.parquet"))

@@ -325,3 +325,30 @@ def test_cpu_pinning(make_suite, tmp_path: Path) -> None:  # type: ignore[no-unt
     assert run([str(make_suite(body)), "--target", str(target), "--out", str(out)]) == 0
     cells = pd.read_parquet(out / "cells.parquet")
     assert set(cells[cells.status == "ok"].cpus) == {"0"}
+
+
+def test_repetitions_run_in_fresh_processes_and_two_targets_together(  # type: ignore[no-untyped-def]
+    make_suite, tmp_path: Path
+) -> None:
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.toml").write_text('kind = "local"\n')
+    body = """
+[models.cnn.variants]
+fp32 = "@MODELS@/cnn_fp32.tflite"
+int8 = "@MODELS@/cnn_full_int8.tflite"
+"""
+    measure = "[measure]\nmin_runs = 10\nmin_seconds = 0.0\nrepetitions = 3\n"
+    out = tmp_path / "out"
+    argv = [str(make_suite(body, measure=measure)), "--out", str(out)]
+    argv += ["--target", str(tmp_path / "a.toml"), "--target", str(tmp_path / "b.toml")]
+    assert run(argv) == 0
+    cells = pd.read_parquet(out / "cells.parquet")
+    ran = cells[cells.status == "ok"]
+    assert sorted(ran.target) == ["a", "a", "b", "b"]
+    assert set(ran.repetitions) == {3}
+    samples = pd.read_parquet(out / "samples.parquet")
+    per_rep = samples.groupby(["target", "variant", "repetition"]).size()
+    assert set(per_rep.index.get_level_values("repetition")) == {0, 1, 2}
+    assert (per_rep >= 10).all()
+    manifest = json.loads((out / "run.json").read_text())
+    assert set(manifest["targets"]) == {"a", "b"}
