@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +46,14 @@ class Cell:
         )
 
 
-def expand(suite: Suite, targets: list[str]) -> list[Cell]:
+Rule = Callable[[str, str, str, str], str | None]
+"""(target, model, variant, runtime) → why that target cannot run it, or None."""
+
+
+def expand(suite: Suite, targets: list[str], rule: Rule | None = None) -> list[Cell]:
     """Every cell in run order; per target and model the reference variant comes first,
-    since the others are compared with it."""
+    since the others are compared with it. `rule` lets a target refuse pairs (an MCU runs
+    only the model it was flashed with): those are listed as not applicable."""
     cells: list[Cell] = []
     matrix = suite.matrix
     for target in targets:
@@ -57,8 +63,12 @@ def expand(suite: Suite, targets: list[str]) -> list[Cell]:
                 path = model.variants[variant]
                 for runtime in matrix.runtimes:
                     spec = RUNTIMES[runtime]
+                    reason = None
                     if not spec.applies_to(path.name):
                         reason = f"{runtime} does not run {path.suffix} files"
+                    elif rule is not None:
+                        reason = rule(target, model.name, variant, runtime)
+                    if reason is not None:
                         na = Delegate("-", {})
                         cells.append(
                             Cell(target, model.name, variant, runtime, na, 0, path, reason)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -65,6 +66,11 @@ def base_row(cell: Cell) -> dict[str, Any]:
         "status": "n/a" if not cell.applicable else "error",
         "error": cell.reason,
     }
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return float(np.median(known)) if known else None
 
 
 def _failure_row(cell: Cell, result: dict[str, Any]) -> dict[str, Any]:
@@ -244,10 +250,10 @@ class Runner:
         s = summarize(samples / 1e6)
         window = sum(r["window_s"] for r in results)
         # What the harness costs beyond the work the suite asked for (warmup, timed loop, outputs).
-        asked = window + sum(r["warmup_s"] + r["outputs_s"] for r in results)
-        peaks = [r["peak_rss_mb"] for r in results if r["peak_rss_mb"] is not None]
+        asked = window + sum(r.get("warmup_s", 0.0) + r.get("outputs_s", 0.0) for r in results)
+        peaks = [r["peak_rss_mb"] for r in results if r.get("peak_rss_mb") is not None]
         peak = max(peaks) if peaks else None
-        before = first["rss_before_mb"]
+        before = first.get("rss_before_mb")
         size = cell.model_file.stat().st_size
         row.update(
             status="ok",
@@ -267,11 +273,11 @@ class Runner:
             throughput_ips=s.n / (samples.sum() / 1e9),
             n_samples=s.n,
             repetitions=len(results),
-            warmup_runs=first["warmup_runs"],
-            load_ms=float(np.median([r["load_ms"] for r in results])),
-            first_inference_ms=float(np.median([r["first_inference_ms"] for r in results])),
+            warmup_runs=first.get("warmup_runs"),
+            load_ms=_median(r.get("load_ms") for r in results),
+            first_inference_ms=_median(r.get("first_inference_ms") for r in results),
             rss_before_mb=before,
-            rss_after_load_mb=first["rss_after_load_mb"],
+            rss_after_load_mb=first.get("rss_after_load_mb"),
             peak_rss_mb=peak,
             runtime_code_mb=first.get("runtime_code_mb"),
             model_memory_mb=_model_memory(peak, before, first.get("runtime_code_mb")),
@@ -279,11 +285,13 @@ class Runner:
             model_size_kb=size / 1024,
             model_sha256=self._sha(cell.model_file),
             window_s=window,
-            warmup_s=sum(r["warmup_s"] for r in results),
+            warmup_s=sum(r.get("warmup_s", 0.0) for r in results),
             overhead_s=max(wall - asked, 0.0),
             emulated=bool(facts.get("emulated")),
             cpus=",".join(str(c) for c in first["cpus"]) if first.get("cpus") else None,
         )
+        # Target-specific figures (e.g. an MCU's arena size) arrive as "extra" columns.
+        row.update(first.get("extra") or {})
         self._quality(row, cell, first.get("outputs"))
         row["_samples"] = (samples, reps)
         return row

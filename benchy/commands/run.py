@@ -17,6 +17,7 @@ from benchy.matrix import Cell, expand
 from benchy.report.terminal import LiveProgress, print_report
 from benchy.runner import Plan, Runner
 from benchy.store import RunStore, git_commit, new_run_dir, read_cells, sha256_file, utc_now
+from benchy.targets import TARGET_KINDS
 
 log = logging.getLogger("benchy")
 
@@ -77,7 +78,13 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         raise UsageError(f"target names repeat: {', '.join(names)}")
-    cells = expand(suite, names)
+    by_name = {t.name: t for t in targets}
+
+    def refuses(target: str, model: str, variant: str, runtime: str) -> str | None:
+        cfg = by_name[target]
+        return TARGET_KINDS[cfg.kind].refuses(cfg.options, model, variant, runtime)
+
+    cells = expand(suite, names, refuses)
     if args.dry_run:
         _print_matrix(console, cells)
         return gate.EXIT_PASS

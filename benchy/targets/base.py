@@ -34,6 +34,11 @@ class Target(ABC):
     def parse_options(cls, table: Table) -> Any:
         """Validate this kind's keys of a target file."""
 
+    @classmethod
+    def refuses(cls, options: Any, model: str, variant: str, runtime: str) -> str | None:
+        """Why this target cannot run (model, variant, runtime) at all, or None (the default)."""
+        return None
+
     @abstractmethod
     def open(self) -> None:
         """Connect / start the worker. Raises TargetError."""
@@ -48,7 +53,18 @@ class Target(ABC):
 
     @abstractmethod
     def run_cell(self, cell: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Run one cell; return the worker's result record. Raises TargetError."""
+        """Run one repetition of one cell. Raises TargetError when the target itself fails.
+
+        `cell` is the payload built by the runner (runtime, model_path as returned by
+        `prepare`, delegate, threads, inputs, measure, timeout_s, collect_outputs).
+        The result is a dict with `status`: "ok", or "error" | "crashed" | "timeout" |
+        "unavailable" with `error` (a reason). An "ok" result has at least `samples_ns`
+        (per-inference latencies, ns), `window_s`, `runtime_module`, `runtime_version`,
+        `delegate_applied`; optionally `load_ms`, `first_inference_ms`, `warmup_runs`,
+        `warmup_s`, `outputs_s`, `rss_before_mb`, `rss_after_load_mb`, `peak_rss_mb`,
+        `runtime_code_mb`, `cpus`, `outputs` (one list of floats per dataset sample, when
+        `collect_outputs`), and `extra` (target-specific columns merged into the cell row).
+        Anything not measured is absent or None — never estimated."""
 
     @abstractmethod
     def close(self) -> None:
