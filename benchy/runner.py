@@ -73,6 +73,23 @@ def _median(values: Iterable[float | None]) -> float | None:
     return float(np.median(known)) if known else None
 
 
+def _thermal(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """SoC temperature around the cell and whether it was throttled (Pi: vcgencmd bits)."""
+    th = [r.get("thermal") or {} for r in results]
+    before = [t["temp_before_c"] for t in th if t.get("temp_before_c") is not None]
+    after = [t["temp_after_c"] for t in th if t.get("temp_after_c") is not None]
+    bits = [
+        t[k] for t in th for k in ("throttled_before", "throttled_after") if t.get(k) is not None
+    ]
+    return {
+        "soc_temp_before_c": before[0] if before else None,
+        "soc_temp_after_c": max(after) if after else None,
+        "cooldown_s": sum(t.get("cooldown_s") or 0.0 for t in th),
+        # Bits 0-3 are "now": under-voltage, frequency capped, throttled, soft temp limit.
+        "throttled": any(b & 0xF for b in bits) if bits else None,
+    }
+
+
 def _failure_row(cell: Cell, result: dict[str, Any]) -> dict[str, Any]:
     row = {**base_row(cell), "status": result.get("status", "error"), "error": result.get("error")}
     tail = (result.get("log_tail") or "").strip()
@@ -189,26 +206,47 @@ class Runner:
                     return
                 self.events.cell_started(cell)
                 t0 = time.perf_counter()
-                result = self._run_once(target, cell, paths, rep)
+                result, lost = self._run_once(target, cell, paths, rep)
                 wall[cell] += time.perf_counter() - t0
                 if self._stop.is_set():
                     return  # the worker was killed under this cell: it did not finish
                 if result.get("status") != "ok":
                     open_cells.remove(cell)
                     self._record(cell, _failure_row(cell, result), config)
+                if lost is not None and not self._reconnect(target, config, open_cells):
+                    return
+                if result.get("status") != "ok":
                     continue
                 results[cell].append(result)
                 if rep == reps - 1:
+                    open_cells.remove(cell)
                     row = self._fill(base_row(cell), cell, results.pop(cell), wall[cell], facts)
                     self._record(cell, row, config)
 
     def _run_once(
         self, target: Target, cell: Cell, paths: dict[Path, str], rep: int
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], TargetError | None]:
+        """The cell's result, and the error if the target itself failed under it."""
+        payload = self._payload(cell, paths, rep)
         try:
-            return target.run_cell(self._payload(cell, paths, rep), self.plan.measure.timeout_s)
+            return target.run_cell(payload, self.plan.measure.timeout_s), None
         except TargetError as exc:
-            return {"status": "error", "error": str(exc)}
+            return {"status": "error", "error": str(exc)}, exc
+
+    def _reconnect(self, target: Target, config: TargetConfig, remaining: list[Cell]) -> bool:
+        """After a lost worker or connection, try once to get the target back. If that fails,
+        the remaining cells are recorded with the reason and the target is given up."""
+        try:
+            target.open()
+            return True
+        except BenchyError as exc:
+            if self._stop.is_set():
+                return False
+            self.plan.target_failed = True
+            log.error("target %s lost: %s", config.name, exc)
+            for cell in remaining:
+                self._record(cell, {**base_row(cell), "error": f"target lost: {exc}"}, config)
+            return False
 
     def _datasets(self) -> set[Path]:
         return {m.dataset for m in self.plan.suite.models.values() if m.dataset is not None}
@@ -290,6 +328,7 @@ class Runner:
             emulated=bool(facts.get("emulated")),
             cpus=",".join(str(c) for c in first["cpus"]) if first.get("cpus") else None,
         )
+        row.update(_thermal(results))
         # Target-specific figures (e.g. an MCU's arena size) arrive as "extra" columns.
         row.update(first.get("extra") or {})
         self._quality(row, cell, first.get("outputs"))

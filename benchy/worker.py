@@ -21,6 +21,7 @@ import os
 import platform
 import select
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -489,7 +490,63 @@ def facts():
     if khz and khz.isdigit():
         info["cpu_max_mhz"] = int(khz) // 1000
     info["runtimes"] = runtime_availability()
+    info.update(thermal_snapshot())
+    info["thermal_zones"] = sorted(
+        z
+        for z in (os.listdir("/sys/class/thermal") if os.path.isdir("/sys/class/thermal") else [])
+        if z.startswith("thermal_zone")
+    )
     return info
+
+
+# ---------------------------------------------------------------- thermal state
+
+
+def soc_temperature_c():
+    """Hottest thermal zone in °C, or None where the kernel exposes none."""
+    temps = []
+    base = "/sys/class/thermal"
+    try:
+        zones = [z for z in os.listdir(base) if z.startswith("thermal_zone")]
+    except OSError:
+        return None
+    for zone in zones:
+        raw = _read(os.path.join(base, zone, "temp"))
+        if raw and raw.lstrip("-").isdigit():
+            temps.append(int(raw) / 1000.0)
+    return max(temps) if temps else None
+
+
+def throttled_state():
+    """`vcgencmd get_throttled` bits on a Raspberry Pi (0x0 = never throttled), else None."""
+    try:
+        out = subprocess.run(
+            ["vcgencmd", "get_throttled"], capture_output=True, text=True, timeout=5
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    _, _, value = out.strip().partition("=")
+    try:
+        return int(value, 16)
+    except ValueError:
+        return None
+
+
+def cool_down(spec):
+    """Wait until the SoC is below spec["below_c"] (at most spec["max_wait_s"]); seconds waited."""
+    if not spec:
+        return 0.0
+    start = time.monotonic()
+    while time.monotonic() - start < float(spec.get("max_wait_s", 300)):
+        temp = soc_temperature_c()
+        if temp is None or temp < float(spec["below_c"]):
+            break
+        time.sleep(1.0)
+    return time.monotonic() - start
+
+
+def thermal_snapshot():
+    return {"temp_c": soc_temperature_c(), "throttled": throttled_state()}
 
 
 # ---------------------------------------------------------------- fork server
@@ -525,6 +582,22 @@ def _child(cell, wfd, log_fd):
 
 
 def run_isolated(cell):
+    """Cool down if asked, then run the cell in a child and attach the thermal state around it."""
+    waited = cool_down(cell.get("cooldown"))
+    before = thermal_snapshot()
+    reply = _fork_and_measure(cell)
+    after = thermal_snapshot()
+    reply["thermal"] = {
+        "cooldown_s": waited,
+        "temp_before_c": before["temp_c"],
+        "temp_after_c": after["temp_c"],
+        "throttled_before": before["throttled"],
+        "throttled_after": after["throttled"],
+    }
+    return reply
+
+
+def _fork_and_measure(cell):
     """Fork, measure in the child, and turn whatever happened to it into a result."""
     timeout = float(cell.get("timeout_s", 300))
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed below, after the fork)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -39,3 +41,26 @@ def local_target(tmp_path: Path) -> Path:
     path = tmp_path / "local.toml"
     path.write_text('kind = "local"\n')
     return path
+
+
+CACHE = (
+    Path.home()
+    / ".cache"
+    / "benchy-tests"
+    / f"tflite-runtime-py{sys.version_info[0]}{sys.version_info[1]}"
+)
+
+
+@pytest.fixture(scope="session")
+def tflite_runtime_python() -> Path:
+    """A real venv with tflite-runtime 2.14 and numpy 1.x, as a Pi often has; no onnxruntime."""
+    if sys.version_info >= (3, 12):
+        pytest.skip("tflite-runtime 2.14 has no wheel for Python ≥ 3.12")
+    python = CACHE / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(CACHE)], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "numpy<2", "tflite-runtime==2.14.0"],
+            check=True,
+        )
+    return python

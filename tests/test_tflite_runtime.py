@@ -5,35 +5,11 @@ A real venv with the real wheel is built once and cached; the local target's `py
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from benchy.cli import main
-
-CACHE = (
-    Path.home()
-    / ".cache"
-    / "benchy-tests"
-    / f"tflite-runtime-py{sys.version_info[0]}{sys.version_info[1]}"
-)
-
-
-@pytest.fixture(scope="session")
-def tflite_runtime_python() -> Path:
-    if sys.version_info >= (3, 12):
-        pytest.skip("tflite-runtime 2.14 has no wheel for Python ≥ 3.12")
-    python = CACHE / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(CACHE)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", "numpy<2", "tflite-runtime==2.14.0"],
-            check=True,
-        )
-    return python
 
 
 def test_cells_run_on_tflite_runtime_and_say_so(  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
+    TaskID,
     Progress,
     TextColumn,
     TimeElapsedColumn,
@@ -25,9 +26,10 @@ STYLE = {"pass": "green", "fail": "red", "error": "bold red", "n/a": "dim", "una
 
 
 class LiveProgress:
-    """Progress bar over the matrix: cells done/total, current cell, ETA."""
+    """Progress bars over the matrix: one per target (targets run at the same time), each with
+    cells done/total, the cell being measured and an ETA."""
 
-    def __init__(self, console: Console, total: int) -> None:
+    def __init__(self, console: Console, cells: list[Cell]) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -39,7 +41,11 @@ class LiveProgress:
             console=console,
             transient=True,
         )
-        self.task = self.progress.add_task("cells", total=total, cell="")
+        self.tasks: dict[str, TaskID] = {}
+        for cell in cells:
+            if cell.target not in self.tasks:
+                total = sum(c.target == cell.target for c in cells)
+                self.tasks[cell.target] = self.progress.add_task(cell.target, total=total, cell="")
 
     def __enter__(self) -> LiveProgress:
         self.progress.start()
@@ -49,10 +55,11 @@ class LiveProgress:
         self.progress.stop()
 
     def cell_started(self, cell: Cell) -> None:
-        self.progress.update(self.task, cell=cell.title())
+        title = cell.title().removeprefix(f"{cell.target}/")
+        self.progress.update(self.tasks[cell.target], cell=title)
 
     def cell_finished(self, cell: Cell, row: dict[str, Any]) -> None:
-        self.progress.advance(self.task)
+        self.progress.advance(self.tasks[cell.target])
         if row["verdict"] in ("error", "fail"):
             why = row["error"] or row["failed_budgets"]
             self.progress.console.print(
@@ -82,7 +89,7 @@ def _missing(value: Any) -> bool:
 
 
 def _latency_unit(rows: list[dict[str, Any]]) -> tuple[str, float]:
-    worst = max((r["latency_p99_ms"] or 0.0 for r in rows if r["status"] == "ok"), default=0.0)
+    worst = max((r.get("latency_p99_ms") or 0.0 for r in rows), default=0.0)
     return ("µs", 1000.0) if worst < 1.0 else ("ms", 1.0)
 
 

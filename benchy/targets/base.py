@@ -66,6 +66,10 @@ class Target(ABC):
         `collect_outputs`), and `extra` (target-specific columns merged into the cell row).
         Anything not measured is absent or None — never estimated."""
 
+    def clean(self) -> str:
+        """Remove benchy's files from the device; say what was done."""
+        return f"{self.name}: benchy keeps no files on this target"
+
     @abstractmethod
     def close(self) -> None:
         """Stop the worker and release the device."""

@@ -1,0 +1,97 @@
+"""`benchy targets list|check`: which targets exist, and what a device can run."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from benchy import gate
+from benchy.config import load_target
+from benchy.errors import BenchyError
+from benchy.targets import TARGET_KINDS
+
+FACTS = ("board", "cpu_model", "cores", "cpu_max_mhz", "governor", "ram_mb", "os", "kernel",
+         "machine", "python", "numpy", "temp_c", "throttled", "ssh", "workdir")  # fmt: skip
+
+INSTALL = {
+    "tflite": "{py} -m pip install ai-edge-litert   (or tflite-runtime where no LiteRT wheel "
+    "exists for the board)",
+    "onnxruntime": "{py} -m pip install onnxruntime",
+}
+VENV_HINT = (
+    "On Raspberry Pi OS Bookworm and other PEP 668 systems, install into a venv "
+    '(python3 -m venv ~/benchy-venv) and set python = "~/benchy-venv/bin/python" in the target.'
+)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("targets", help="list targets or check one", description=__doc__)
+    tsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ls = tsub.add_parser("list", help="the target files in ./targets")
+    ls.add_argument("--dir", type=Path, default=Path("targets"))
+    ls.set_defaults(func=cmd_list)
+    check = tsub.add_parser(
+        "check", help="connect, print facts and usable runtimes, and how to install what is missing"
+    )
+    check.add_argument("target", metavar="NAME_OR_PATH")
+    check.set_defaults(func=cmd_check)
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    table = Table("name", "kind", "description", header_style="bold")
+    for path in sorted(args.dir.glob("*.toml")):
+        try:
+            cfg = load_target(str(path))
+            table.add_row(cfg.name, cfg.kind, cfg.description)
+        except BenchyError as exc:
+            table.add_row(path.stem, "[red]invalid[/]", str(exc))
+    console.print(table)
+    return gate.EXIT_PASS
+
+
+def cmd_check(args: argparse.Namespace, console: Console) -> int:
+    cfg = load_target(args.target)
+    target = TARGET_KINDS[cfg.kind](cfg.name, cfg.options)
+    try:
+        target.open()
+        facts = target.facts()
+    finally:
+        target.close()
+    table = Table("fact", "value", title=f"{cfg.name} ({cfg.kind})", header_style="bold")
+    for key in FACTS:
+        if facts.get(key) is not None:
+            table.add_row(key, str(facts[key]))
+    for key, value in facts.items():  # target-specific facts (e.g. a DUT's name and profile)
+        if key not in FACTS and key not in ("runtimes", "thermal_zones") and value is not None:
+            table.add_row(key, str(value))
+    console.print(table)
+    return _runtimes(
+        console, facts.get("runtimes") or {}, getattr(cfg.options, "python", "python3")
+    )
+
+
+def _runtimes(console: Console, runtimes: dict[str, Any], python: str) -> int:
+    missing = []
+    table = Table("runtime", "usable", "detail", header_style="bold")
+    for name, info in runtimes.items():
+        if info.get("available"):
+            detail = f"{info.get('module')} {info.get('version')}"
+            if name == "tflite":
+                detail += "; delegates: xnnpack, none, reference, external:"
+            if info.get("providers"):
+                detail += "; providers: " + ", ".join(info["providers"])
+            table.add_row(name, "[green]yes[/]", detail)
+        else:
+            table.add_row(name, "[red]no[/]", info.get("reason", ""))
+            missing.append(name)
+    console.print(table)
+    for name in missing:
+        if name in INSTALL:
+            console.print(f"to install {name}: {INSTALL[name].format(py=python)}", markup=False)
+    if missing:
+        console.print(VENV_HINT, markup=False)
+    return gate.EXIT_PASS

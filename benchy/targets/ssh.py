@@ -1,0 +1,293 @@
+"""Linux boards over SSH: the system OpenSSH client with the user's own config, agent, known_hosts
+and ProxyJump; one multiplexed connection (ControlMaster) per target for the whole run.
+
+The worker file and every model/dataset are pushed by content hash into a private (0700) work
+directory, so a re-run uploads nothing unchanged. Cells then run in the device's worker exactly as
+on the local target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shlex
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchy.errors import CellTimeout, TargetError
+from benchy.targets import register
+from benchy.targets.base import WORKER_FILE, Target, WorkerChannel
+from benchy.tomltable import Table
+
+log = logging.getLogger(__name__)
+
+MARKER = ".benchy-workdir"
+START_TIMEOUT_S = 60.0
+SLACK_S = 30.0
+
+
+class TargetUnreachable(TargetError):
+    """The device did not answer within the connect timeout, or refused the connection."""
+
+
+class HostKeyError(TargetError):
+    """The device's host key is unknown or changed: benchy never trusts it on its own."""
+
+
+@dataclass(frozen=True)
+class SshOptions:
+    host: str
+    user: str | None = None
+    port: int | None = None
+    identity_file: str | None = None
+    python: str = "python3"
+    workdir: str = ".cache/benchy"
+    connect_timeout_s: float = 10.0
+    known_hosts: str | None = None
+    ssh_config: str | None = None
+    cooldown_below_c: float | None = None
+    cooldown_max_wait_s: float = 300.0
+
+    @property
+    def where(self) -> str:
+        who = f"{self.user}@" if self.user else ""
+        return f"{who}{self.host}" + (f":{self.port}" if self.port else "")
+
+
+def _classify(opts: SshOptions, stderr: str) -> TargetError:
+    """Turn ssh's stderr into an error that says what to do."""
+    text = stderr.strip()
+    lines = [ln for ln in text.splitlines() if not ln.startswith("Warning: Permanently added")]
+    last = "; ".join(lines)[-400:] if lines else "no output"
+    kh = f" -f {opts.known_hosts}" if opts.known_hosts else ""
+    khfile = opts.known_hosts or "~/.ssh/known_hosts"
+    host = f"[{opts.host}]:{opts.port}" if opts.port else opts.host
+    scan = f"ssh-keyscan{' -p ' + str(opts.port) if opts.port else ''} {opts.host}"
+    if "REMOTE HOST IDENTIFICATION HAS CHANGED" in text:
+        return HostKeyError(
+            f"{opts.where}: the host key has CHANGED since it was trusted — refusing to connect. "
+            f"If the device was re-imaged, verify the new key, then `ssh-keygen -R '{host}'{kh}` "
+            f"and add it again (`{scan} >> {khfile}`)"
+        )
+    if "Host key verification failed" in text or "No ED25519 host key is known" in text:
+        return HostKeyError(
+            f"{opts.where}: the host key is not known — refusing to connect. Verify the device's "
+            f"fingerprint, then trust it with `{scan} >> {khfile}` (or connect once with ssh)"
+        )
+    if "Permission denied" in text:
+        return TargetError(
+            f"{opts.where}: authentication failed ({last}); benchy uses SSH keys only "
+            "(identity_file, the agent or ~/.ssh/config), never passwords"
+        )
+    return TargetUnreachable(f"{opts.where}: cannot connect: {last}")
+
+
+class Ssh:
+    """ssh/scp argv for one target, sharing a ControlMaster socket."""
+
+    def __init__(self, opts: SshOptions, control_dir: Path) -> None:
+        self.opts = opts
+        self.control_dir = control_dir
+
+    def argv(self, *extra: str) -> list[str]:
+        o = self.opts
+        args = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
+        args += ["-o", f"ConnectTimeout={max(1, round(o.connect_timeout_s))}"]
+        # Commands ride the master connection when it is up (ControlMaster=no never starts a
+        # lingering master of its own: that would hold our pipes open).
+        args += ["-o", "ControlMaster=no", "-o", f"ControlPath={self.control_dir}/%C"]
+        # Notice a dead link within ~15 s instead of waiting for TCP to give up.
+        args += ["-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
+        if o.ssh_config:
+            args += ["-F", o.ssh_config]
+        if o.port:
+            args += ["-p", str(o.port)]
+        if o.user:
+            args += ["-l", o.user]
+        if o.identity_file:
+            args += ["-i", str(Path(o.identity_file).expanduser()), "-o", "IdentitiesOnly=yes"]
+        if o.known_hosts:
+            args += ["-o", f"UserKnownHostsFile={Path(o.known_hosts).expanduser()}"]
+        return [*args, *extra, o.host]
+
+    def run(
+        self, command: list[str], data: bytes | None = None, timeout: float | None = None
+    ) -> str:
+        """Run a remote command (each argument shell-quoted); return stdout or raise."""
+        remote = shlex.join(command)
+        limit = timeout if timeout is not None else self.opts.connect_timeout_s + 60
+        try:
+            proc = subprocess.run(
+                [*self.argv(), remote], input=data, capture_output=True, timeout=limit
+            )
+        except subprocess.TimeoutExpired:
+            raise TargetUnreachable(f"{self.opts.where}: no answer within {limit:.0f} s") from None
+        if proc.returncode == 255:  # ssh's own failure, not the remote command's
+            raise _classify(self.opts, proc.stderr.decode("utf-8", "replace"))
+        if proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip()
+            raise TargetError(f"{self.opts.where}: `{remote}` failed ({proc.returncode}): {err}")
+        return proc.stdout.decode("utf-8", "replace")
+
+    def start_master(self) -> None:
+        """Open the shared connection: ssh authenticates, then backgrounds itself (-f)."""
+        argv = self.argv("-M", "-N", "-f", "-o", "ControlMaster=yes", "-o", "ControlPersist=600")
+        with tempfile.TemporaryFile() as err:  # a file, not a pipe: the master keeps it open
+            try:
+                proc = subprocess.run(
+                    argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                    timeout=self.opts.connect_timeout_s + 30,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                raise TargetUnreachable(
+                    f"{self.opts.where}: no answer within {self.opts.connect_timeout_s:.0f} s"
+                ) from None
+            if proc.returncode != 0:
+                err.seek(0)
+                raise _classify(self.opts, err.read().decode("utf-8", "replace"))
+
+    def exit_master(self) -> None:
+        subprocess.run([*self.argv("-O", "exit")], capture_output=True, timeout=10, check=False)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@register
+class SshTarget(Target):
+    kind = "ssh"
+    option_keys = (
+        "host", "user", "port", "identity_file", "python", "workdir", "connect_timeout_s",
+        "known_hosts", "ssh_config", "cooldown_below_c", "cooldown_max_wait_s",
+        "password", "passphrase",  # accepted only to be refused with a better message
+    )  # fmt: skip
+
+    @classmethod
+    def parse_options(cls, table: Table) -> SshOptions:
+        for secret in ("password", "passphrase"):
+            if secret in table:
+                raise table.error(secret, "passwords do not belong in TOML; use an SSH key")
+        d = SshOptions(host="")
+        workdir = table.string("workdir", d.workdir)
+        if workdir.strip("/") in ("", ".", "~") or ".." in workdir.split("/"):
+            raise table.error("workdir", f'refusing "{workdir}": benchy deletes it on clean')
+        return SshOptions(
+            host=table.string("host"),
+            user=table.string("user", None),
+            port=table.number("port", None, integer=True, minimum=1),
+            identity_file=table.string("identity_file", None),
+            python=table.string("python", d.python),
+            workdir=workdir,
+            connect_timeout_s=table.number("connect_timeout_s", d.connect_timeout_s, above=True,
+                                           minimum=0),
+            known_hosts=table.string("known_hosts", None),
+            ssh_config=table.string("ssh_config", None),
+            cooldown_below_c=table.number("cooldown_below_c", None),
+            cooldown_max_wait_s=table.number("cooldown_max_wait_s", d.cooldown_max_wait_s,
+                                             minimum=0),
+        )  # fmt: skip
+
+    def __init__(self, name: str, options: SshOptions) -> None:
+        super().__init__(name, options)
+        self.opts = options
+        self._control = tempfile.TemporaryDirectory(prefix="benchy-ssh-")
+        self.ssh = Ssh(options, Path(self._control.name))
+        self.channel: WorkerChannel | None = None
+        self.workdir: str | None = None
+
+    def open(self) -> None:
+        self.close_channel()
+        self.ssh.exit_master()
+        self.ssh.start_master()
+        # One short command establishes the shared connection and the private work directory.
+        w = self.opts.workdir
+        script = (
+            f"mkdir -p {shlex.quote(w)}/files && chmod 700 {shlex.quote(w)} && "
+            f"touch {shlex.quote(w)}/{MARKER} && cd {shlex.quote(w)} && pwd"
+        )
+        self.workdir = self.ssh.run(["sh", "-c", script]).strip().splitlines()[-1]
+        worker = f"{self.workdir}/worker-{_sha256(WORKER_FILE)}.py"
+        self._push({WORKER_FILE: worker})
+        self.channel = WorkerChannel(
+            [*self.ssh.argv(), shlex.join([self.opts.python, worker, "serve"])]
+        )
+        reply = self.channel.request({"op": "ping"}, START_TIMEOUT_S)
+        if not reply.get("ok"):
+            raise TargetError(f"{self.opts.where}: worker failed to start: {reply.get('error')}")
+
+    def _missing(self, remote: list[str]) -> set[str]:
+        check = "; ".join(f"[ -e {shlex.quote(p)} ] || echo {shlex.quote(p)}" for p in remote)
+        return set(self.ssh.run(["sh", "-c", check or "true"]).split("\n")) - {""}
+
+    def _push(self, files: dict[Path, str]) -> None:
+        """Upload what the device lacks; each file lands atomically (temp name, then mv)."""
+        for local, remote in files.items():
+            if remote not in self._missing([remote]):
+                continue
+            log.info("%s: uploading %s (%d bytes)", self.name, local.name, local.stat().st_size)
+            tmp = f"{remote}.part"
+            script = f"cat > {shlex.quote(tmp)} && mv {shlex.quote(tmp)} {shlex.quote(remote)}"
+            self.ssh.run(["sh", "-c", script], data=local.read_bytes(), timeout=600)
+
+    def prepare(self, files: list[Path]) -> dict[Path, str]:
+        assert self.workdir is not None
+        remote = {f: f"{self.workdir}/files/{_sha256(f)}-{f.name}" for f in files}
+        missing = self._missing(list(remote.values()))
+        self._push({f: r for f, r in remote.items() if r in missing})
+        return remote
+
+    def facts(self) -> dict[str, Any]:
+        if self.channel is None:
+            self.open()
+        assert self.channel is not None
+        facts: dict[str, Any] = self.channel.request({"op": "facts"}, START_TIMEOUT_S)["facts"]
+        facts.update(emulated=False, ssh=self.opts.where, workdir=self.workdir)
+        return facts
+
+    def run_cell(self, cell: dict[str, Any], timeout: float) -> dict[str, Any]:
+        if self.channel is None:
+            raise TargetError(f"{self.opts.where}: not connected")
+        if self.opts.cooldown_below_c is not None:
+            cell = dict(cell, cooldown={"below_c": self.opts.cooldown_below_c,
+                                        "max_wait_s": self.opts.cooldown_max_wait_s})  # fmt: skip
+        try:
+            reply = self.channel.request({"op": "cell", "cell": cell}, timeout + SLACK_S)
+        except CellTimeout:
+            self.close_channel()
+            raise
+        except TargetError as exc:
+            self.close_channel()
+            raise TargetError(f"{self.opts.where}: connection lost: {exc}") from None
+        if not reply.get("ok"):
+            raise TargetError(f"worker refused the cell: {reply.get('error')}")
+        result: dict[str, Any] = reply["result"]
+        return result
+
+    def clean(self) -> str:
+        w = self.opts.workdir
+        script = (
+            f"if [ -e {shlex.quote(w)}/{MARKER} ]; then rm -rf {shlex.quote(w)} && echo removed; "
+            f"elif [ -e {shlex.quote(w)} ]; then echo not-benchy; else echo absent; fi"
+        )
+        answer = self.ssh.run(["sh", "-c", script]).strip()
+        return {
+            "removed": f"removed {w} on {self.opts.where}",
+            "absent": f"nothing to clean: {w} does not exist on {self.opts.where}",
+        }.get(answer, f"left {w} on {self.opts.where} alone: it has no {MARKER} marker")
+
+    def close_channel(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+
+    def close(self) -> None:
+        self.close_channel()
+        self.ssh.exit_master()

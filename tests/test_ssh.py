@@ -1,0 +1,239 @@
+"""The SSH target against a real OpenSSH server on 127.0.0.1 (started per test)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchy.cli import main
+
+from .conftest import ROOT
+from .sshd import SshServer
+
+SUITE = """
+[matrix]
+runtimes = ["tflite", "onnxruntime"]
+[models.cnn]
+dataset = "@DATA@"
+reference = "fp32"
+[models.cnn.variants]
+fp32 = "@MODELS@/cnn_fp32.tflite"
+full_int8 = "@MODELS@/cnn_full_int8.tflite"
+onnx = "@MODELS@/cnn_fp32.onnx"
+"""
+
+
+@pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[SshServer]:
+    server = SshServer.create(tmp_path / "sshd")
+    yield server
+    server.kill()
+
+
+def write_target(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def run(*argv: str) -> int:
+    return main(["run", *argv])
+
+
+def remote_files(server: SshServer) -> dict[str, float]:
+    root = server.dir / "remote benchy 'dir'"
+    files = (p for p in root.rglob("*") if p.is_file() and p.name != ".benchy-workdir")
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in files}
+
+
+def test_suite_over_ssh_matches_local_shape_and_reuploads_nothing(  # type: ignore[no-untyped-def]
+    sshd: SshServer, make_suite, local_target: Path, tmp_path: Path
+) -> None:
+    pi = write_target(tmp_path / "pi.toml", sshd.target_toml())
+    suite = make_suite(SUITE)
+    assert (
+        run(
+            str(suite),
+            "--target",
+            str(pi),
+            "--target",
+            str(local_target),
+            "--out",
+            str(tmp_path / "r1"),
+        )
+        == 0
+    )
+    cells = pd.read_parquet(tmp_path / "r1" / "cells.parquet")
+    remote, local = cells[cells.target == "pi"], cells[cells.target == "local"]
+    key = ["model", "variant", "runtime", "delegate", "threads", "status"]
+    assert remote[key].reset_index(drop=True).equals(local[key].reset_index(drop=True))
+    ok = remote[remote.status == "ok"]
+    assert len(ok) == 3
+    assert ok.latency_p50_ms.notna().all() and ok.peak_rss_mb.notna().all()
+    assert (ok.accuracy == local[local.status == "ok"].accuracy.to_numpy()).all()
+    manifest = json.loads((tmp_path / "r1" / "run.json").read_text())
+    facts = manifest["targets"]["pi"]
+    assert facts["ssh"].startswith(f"{os.environ.get('USER', 'root')}@127.0.0.1:") or facts["ssh"]
+    assert facts["runtimes"]["tflite"]["available"] and "cpu_model" in facts
+
+    # Pushed by content hash into a private directory; a second run uploads nothing.
+    root = sshd.dir / "remote benchy 'dir'"
+    assert oct(root.stat().st_mode & 0o777) == "0o700"
+    before = remote_files(sshd)
+    assert any(name.startswith("worker-") for name in before)
+    assert sum(name.startswith("files/") for name in before) == 4  # 3 models + dataset
+    assert run(str(suite), "--target", str(pi), "--out", str(tmp_path / "r2")) == 0
+    assert remote_files(sshd) == before
+
+
+def test_unknown_host_key_is_refused_with_advice(  # type: ignore[no-untyped-def]
+    sshd: SshServer, make_suite, tmp_path: Path, capsys
+) -> None:
+    (sshd.dir / "known_hosts").write_text("")
+    pi = write_target(tmp_path / "pi.toml", sshd.target_toml())
+    out = tmp_path / "out"
+    assert run(str(make_suite(SUITE)), "--target", str(pi), "--out", str(out)) == 3
+    cells = pd.read_parquet(out / "cells.parquet")
+    errors = cells[cells.status == "error"].error
+    assert len(errors) == 3
+    assert errors.str.contains("the host key is not known — refusing to connect").all()
+    assert errors.str.contains(f"ssh-keyscan -p {sshd.port} 127.0.0.1 >>").all()
+
+
+def test_changed_host_key_is_refused(  # type: ignore[no-untyped-def]
+    sshd: SshServer, make_suite, tmp_path: Path
+) -> None:
+    other = SshServer.create(tmp_path / "other")  # a different host key for the same address
+    other.kill()
+    line = (other.dir / "known_hosts").read_text().split()
+    (sshd.dir / "known_hosts").write_text(f"[127.0.0.1]:{sshd.port} {line[1]} {line[2]}\n")
+    pi = write_target(tmp_path / "pi.toml", sshd.target_toml())
+    out = tmp_path / "out"
+    assert run(str(make_suite(SUITE)), "--target", str(pi), "--out", str(out)) == 3
+    errors = pd.read_parquet(out / "cells.parquet").query("status == 'error'").error
+    assert errors.str.contains("the host key has CHANGED").all()
+    assert errors.str.contains(f"ssh-keygen -R '[127.0.0.1]:{sshd.port}'", regex=False).all()
+
+
+def test_unreachable_port_fails_the_target_not_the_run(  # type: ignore[no-untyped-def]
+    sshd: SshServer, make_suite, local_target: Path, tmp_path: Path
+) -> None:
+    sshd.kill()
+    pi = write_target(tmp_path / "pi.toml", sshd.target_toml())
+    out = tmp_path / "out"
+    argv = [str(make_suite(SUITE)), "--target", str(pi), "--target", str(local_target)]
+    assert run(*argv, "--out", str(out)) == 3
+    cells = pd.read_parquet(out / "cells.parquet")
+    pi_cells = cells[(cells.target == "pi") & (cells.status != "n/a")]
+    assert set(pi_cells.status) == {"error"}
+    assert pi_cells.error.str.contains("cannot connect").all()
+    assert pi_cells.error.str.contains("Connection refused").all()
+    assert set(cells[(cells.target == "local") & (cells.status != "n/a")].status) == {"ok"}
+
+
+def test_missing_runtime_on_the_device_is_unavailable(  # type: ignore[no-untyped-def]
+    sshd: SshServer, tflite_runtime_python: Path, make_suite, tmp_path: Path
+) -> None:
+    pi = write_target(tmp_path / "pi.toml", sshd.target_toml(python=str(tflite_runtime_python)))
+    out = tmp_path / "out"
+    assert run(str(make_suite(SUITE)), "--target", str(pi), "--out", str(out)) == 0
+    cells = pd.read_parquet(out / "cells.parquet").query("status != 'n/a'")
+    assert set(cells[cells.runtime == "tflite"].status) == {"ok"}
+    assert set(cells[cells.runtime == "tflite"].runtime_module) == {"tflite_runtime"}
+    ort = cells[cells.runtime == "onnxruntime"]
+    assert set(ort.status) == {"unavailable"}
+    assert ort.error.str.startswith("onnxruntime is not installed").all()
+
+
+def test_sshd_killed_mid_run_keeps_finished_cells(  # type: ignore[no-untyped-def]
+    sshd: SshServer, make_suite, local_target: Path, tmp_path: Path
+) -> None:
+    pi = write_target(tmp_path / "pi.toml", sshd.target_toml())
+    measure = "[measure]\nmin_runs = 5\nmin_seconds = 0.5\nmax_seconds = 0.5\nwarmup_seconds = 0\n"
+    suite = make_suite(
+        SUITE + '[matrix.tflite]\ndelegates = ["xnnpack", "none"]\n', measure=measure
+    )
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchy", "run", str(suite), "--target", str(pi),
+         "--target", str(local_target), "--out", str(out)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    journal = out / "cells.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        rows = [json.loads(x) for x in journal.read_text().splitlines()] if journal.exists() else []
+        if any(r["target"] == "pi" and r["status"] == "ok" for r in rows):
+            break
+        time.sleep(0.05)
+    sshd.kill()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, err
+    cells = pd.read_parquet(out / "cells.parquet")
+    pi_cells = cells[(cells.target == "pi") & (cells.status != "n/a")]
+    assert len(pi_cells) == 5  # every cell is accounted for
+    assert (pi_cells.status == "ok").sum() >= 1
+    lost = pi_cells[pi_cells.status != "ok"]
+    assert len(lost) >= 1
+    assert lost.error.str.contains("connection lost|target lost").all()
+    assert set(cells[(cells.target == "local") & (cells.status != "n/a")].status) == {"ok"}
+
+
+def test_targets_check_and_clean(sshd: SshServer, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    pi = write_target(tmp_path / "pi.toml", sshd.target_toml())
+    assert main(["targets", "check", str(pi)]) == 0
+    out = capsys.readouterr().out
+    assert "tflite" in out and "ai_edge_litert" in out and "onnxruntime" in out
+    root = sshd.dir / "remote benchy 'dir'"
+    assert (root / ".benchy-workdir").exists()
+    assert main(["clean", "--target", str(pi)]) == 0
+    assert not root.exists()
+    assert "removed" in capsys.readouterr().out
+
+
+def test_clean_refuses_a_directory_benchy_did_not_make(
+    sshd: SshServer, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    foreign = sshd.dir / "precious"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("do not delete")
+    pi = write_target(tmp_path / "pi.toml", sshd.target_toml(workdir=str(foreign)))
+    assert main(["clean", "--target", str(pi)]) == 0
+    assert (foreign / "thesis.tex").exists()
+    assert "no .benchy-workdir marker" in capsys.readouterr().out
+
+
+def test_password_in_toml_is_a_config_error(tmp_path: Path, make_suite, capsys) -> None:  # type: ignore[no-untyped-def]
+    pi = write_target(tmp_path / "pi.toml", 'kind = "ssh"\nhost = "pi"\npassword = "raspberry"\n')
+    assert run(str(make_suite(SUITE)), "--target", str(pi)) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {pi}: password: passwords do not belong in TOML; use an SSH key"
+    )
+
+
+def test_silent_host_times_out_with_a_clear_error(  # type: ignore[no-untyped-def]
+    sshd: SshServer, make_suite, tmp_path: Path
+) -> None:
+    """A host that accepts TCP but never speaks SSH (a hung board) fails after the timeout."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        text = sshd.target_toml().replace(
+            f"port = {sshd.port}", f"port = {silent.getsockname()[1]}"
+        )
+        pi = write_target(
+            tmp_path / "pi.toml", text.replace("connect_timeout_s = 5", "connect_timeout_s = 1")
+        )
+        out = tmp_path / "out"
+        assert run(str(make_suite(SUITE)), "--target", str(pi), "--out", str(out)) == 3
+    errors = pd.read_parquet(out / "cells.parquet").query("status == 'error'").error
+    assert len(errors) == 3
+    assert errors.str.contains("timed out during banner exchange").all()
