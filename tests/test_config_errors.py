@@ -11,6 +11,7 @@ import pytest
 
 from benchy.cli import main
 from benchy.runtimes.onnxruntime import known_providers
+from benchy.targets import TARGET_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = sorted((Path(__file__).parent / "config_corpus").glob("*.toml"))
@@ -66,7 +67,10 @@ def test_missing_suite_file(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 TARGET_CASES = {
-    "unknown_kind": ('kind = "jtag"\n', 'kind: unknown value "jtag"; valid choices: local'),
+    "unknown_kind": (
+        'kind = "jtag"\n',
+        f'kind: unknown value "jtag"; valid choices: {", ".join(sorted(TARGET_KINDS))}',
+    ),
     "unknown_key": (
         'kind = "local"\npin_cpu = [0]\n',
         'top level: unknown key "pin_cpu"; '
