@@ -474,7 +474,7 @@ def facts():
         "cpu_model": None,
         "ram_mb": None,
         "cpu_max_mhz": None,
-        "governor": _read("/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"),
+        "governor": _read(sysfs("devices/system/cpu/cpu0/cpufreq/scaling_governor")),
         "worker_protocol": PROTOCOL_VERSION,
     }
     cpuinfo = _read("/proc/cpuinfo", "")
@@ -486,26 +486,29 @@ def facts():
     for line in meminfo.splitlines():
         if line.startswith("MemTotal:"):
             info["ram_mb"] = int(line.split()[1]) // 1024
-    khz = _read("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq")
+    khz = _read(sysfs("devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq"))
     if khz and khz.isdigit():
         info["cpu_max_mhz"] = int(khz) // 1000
     info["runtimes"] = runtime_availability()
     info.update(thermal_snapshot())
-    info["thermal_zones"] = sorted(
-        z
-        for z in (os.listdir("/sys/class/thermal") if os.path.isdir("/sys/class/thermal") else [])
-        if z.startswith("thermal_zone")
-    )
+    thermal = sysfs("class", "thermal")
+    zones = os.listdir(thermal) if os.path.isdir(thermal) else []
+    info["thermal_zones"] = sorted(z for z in zones if z.startswith("thermal_zone"))
     return info
 
 
 # ---------------------------------------------------------------- thermal state
 
 
+def sysfs(*parts):
+    """A path under /sys; BENCHY_SYSFS points it at a recorded tree in tests."""
+    return os.path.join(os.environ.get("BENCHY_SYSFS", "/sys"), *parts)
+
+
 def soc_temperature_c():
     """Hottest thermal zone in °C, or None where the kernel exposes none."""
     temps = []
-    base = "/sys/class/thermal"
+    base = sysfs("class", "thermal")
     try:
         zones = [z for z in os.listdir(base) if z.startswith("thermal_zone")]
     except OSError:

@@ -74,7 +74,8 @@ TARGET_CASES = {
     "unknown_key": (
         'kind = "local"\npin_cpu = [0]\n',
         'top level: unknown key "pin_cpu"; '
-        "valid keys: budgets, description, kind, name, pin_cpus, python",
+        "valid keys: budgets, cooldown_below_c, cooldown_max_wait_s, description, kind, name, "
+        "pin_cpus, python",
     ),
     "missing_cpu": (
         'kind = "local"\npin_cpus = [4096]\n',

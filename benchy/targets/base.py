@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
@@ -17,6 +18,26 @@ from benchy.tomltable import Table
 
 WORKER_FILE = Path(__file__).resolve().parent.parent / "worker.py"
 MAX_LINE = 256 * 1024 * 1024  # a reply carries samples; refuse anything absurd
+
+
+@dataclass(frozen=True)
+class Cooldown:
+    """Wait before each cell until the SoC is below `below_c` °C, at most `max_wait_s`."""
+
+    below_c: float
+    max_wait_s: float
+
+    @classmethod
+    def parse(cls, table: Table) -> Cooldown | None:
+        below = table.number("cooldown_below_c", None)
+        wait = table.number("cooldown_max_wait_s", 300.0, minimum=0)
+        return None if below is None else cls(below, wait)
+
+    def apply(self, cell: dict[str, Any]) -> dict[str, Any]:
+        return dict(cell, cooldown={"below_c": self.below_c, "max_wait_s": self.max_wait_s})
+
+
+COOLDOWN_KEYS = ("cooldown_below_c", "cooldown_max_wait_s")
 
 
 class Target(ABC):

@@ -10,7 +10,7 @@ from typing import Any
 
 from benchy.errors import CellTimeout, TargetError
 from benchy.targets import register
-from benchy.targets.base import WORKER_FILE, Target, WorkerChannel
+from benchy.targets.base import COOLDOWN_KEYS, WORKER_FILE, Cooldown, Target, WorkerChannel
 from benchy.tomltable import Table
 
 START_TIMEOUT_S = 60.0
@@ -21,12 +21,13 @@ SLACK_S = 30.0  # the worker enforces the cell timeout itself; this only catches
 class LocalOptions:
     python: str
     pin_cpus: tuple[int, ...]
+    cooldown: Cooldown | None = None
 
 
 @register
 class LocalTarget(Target):
     kind = "local"
-    option_keys = ("python", "pin_cpus")
+    option_keys = ("python", "pin_cpus", *COOLDOWN_KEYS)
 
     @classmethod
     def parse_options(cls, table: Table) -> LocalOptions:
@@ -35,7 +36,11 @@ class LocalTarget(Target):
         for cpu in pin:
             if cpu >= cpus:
                 raise table.error("pin_cpus", f"CPU {cpu} does not exist; valid: 0..{cpus - 1}")
-        return LocalOptions(python=table.string("python", sys.executable), pin_cpus=pin)
+        return LocalOptions(
+            python=table.string("python", sys.executable),
+            pin_cpus=pin,
+            cooldown=Cooldown.parse(table),
+        )
 
     def __init__(self, name: str, options: LocalOptions) -> None:
         super().__init__(name, options)
@@ -66,6 +71,8 @@ class LocalTarget(Target):
         channel = self.channel or self._start()
         if self.options.pin_cpus:
             cell = dict(cell, pin_cpus=list(self.options.pin_cpus))
+        if self.options.cooldown:
+            cell = self.options.cooldown.apply(cell)
         try:
             reply = channel.request({"op": "cell", "cell": cell}, timeout + SLACK_S)
         except (CellTimeout, TargetError):

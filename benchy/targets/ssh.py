@@ -19,7 +19,7 @@ from typing import Any
 
 from benchy.errors import CellTimeout, TargetError
 from benchy.targets import register
-from benchy.targets.base import WORKER_FILE, Target, WorkerChannel
+from benchy.targets.base import COOLDOWN_KEYS, WORKER_FILE, Cooldown, Target, WorkerChannel
 from benchy.tomltable import Table
 
 log = logging.getLogger(__name__)
@@ -48,8 +48,7 @@ class SshOptions:
     connect_timeout_s: float = 10.0
     known_hosts: str | None = None
     ssh_config: str | None = None
-    cooldown_below_c: float | None = None
-    cooldown_max_wait_s: float = 300.0
+    cooldown: Cooldown | None = None
 
     @property
     def where(self) -> str:
@@ -166,7 +165,7 @@ class SshTarget(Target):
     kind = "ssh"
     option_keys = (
         "host", "user", "port", "identity_file", "python", "workdir", "connect_timeout_s",
-        "known_hosts", "ssh_config", "cooldown_below_c", "cooldown_max_wait_s",
+        "known_hosts", "ssh_config", *COOLDOWN_KEYS,
         "password", "passphrase",  # accepted only to be refused with a better message
     )  # fmt: skip
 
@@ -190,9 +189,7 @@ class SshTarget(Target):
                                            minimum=0),
             known_hosts=table.string("known_hosts", None),
             ssh_config=table.string("ssh_config", None),
-            cooldown_below_c=table.number("cooldown_below_c", None),
-            cooldown_max_wait_s=table.number("cooldown_max_wait_s", d.cooldown_max_wait_s,
-                                             minimum=0),
+            cooldown=Cooldown.parse(table),
         )  # fmt: skip
 
     def __init__(self, name: str, options: SshOptions) -> None:
@@ -255,9 +252,8 @@ class SshTarget(Target):
     def run_cell(self, cell: dict[str, Any], timeout: float) -> dict[str, Any]:
         if self.channel is None:
             raise TargetError(f"{self.opts.where}: not connected")
-        if self.opts.cooldown_below_c is not None:
-            cell = dict(cell, cooldown={"below_c": self.opts.cooldown_below_c,
-                                        "max_wait_s": self.opts.cooldown_max_wait_s})  # fmt: skip
+        if self.opts.cooldown is not None:
+            cell = self.opts.cooldown.apply(cell)
         try:
             reply = self.channel.request({"op": "cell", "cell": cell}, timeout + SLACK_S)
         except CellTimeout:
