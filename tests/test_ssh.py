@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import socket
@@ -237,3 +238,21 @@ def test_silent_host_times_out_with_a_clear_error(  # type: ignore[no-untyped-de
     errors = pd.read_parquet(out / "cells.parquet").query("status == 'error'").error
     assert len(errors) == 3
     assert errors.str.contains("timed out during banner exchange").all()
+
+
+def test_ssh_config_alias_is_honoured(sshd: SshServer, make_suite, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The user's ~/.ssh/config decides address, port, user, key and known_hosts for an alias."""
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host board\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User {getpass.getuser()}\n"
+        f"  IdentityFile {sshd.dir / 'client_key'}\n  IdentitiesOnly yes\n"
+        f"  UserKnownHostsFile {sshd.dir / 'known_hosts'}\n"
+    )
+    pi = write_target(
+        tmp_path / "board.toml",
+        f'kind = "ssh"\nhost = "board"\nssh_config = "{config}"\npython = "{sys.executable}"\n'
+        f'workdir = "{sshd.dir / "w"}"\n',
+    )
+    out = tmp_path / "out"
+    assert run(str(make_suite(SUITE)), "--target", str(pi), "--out", str(out)) == 0
+    assert set(pd.read_parquet(out / "cells.parquet").query("status != 'n/a'").status) == {"ok"}
