@@ -34,3 +34,28 @@ class TargetError(BenchyError):
 
 class CellTimeout(TargetError):
     """A cell did not answer within its time limit."""
+
+
+class PortUnavailable(TargetError):
+    """A serial port is missing, cannot be opened, or vanished and did not come back."""
+
+
+class ProtocolError(TargetError):
+    """A device said something benchy cannot use (garbage, a missing field, a broken reply)."""
+
+
+class DutError(ProtocolError):
+    """The device under test answered a command with an `e-[...]` error line."""
+
+
+class DutReset(ProtocolError):
+    """The device under test rebooted in the middle of a command (`m-init-done` arrived)."""
+
+
+class DutTimeout(CellTimeout):
+    """The device under test did not finish its answer (`m-ready`) in time."""
+
+
+class TflmError(BenchyError):
+    """TFLite Micro cannot do what was asked: not installed, or the model uses types or
+    kernels it lacks (dynamic-range int8, float16)."""

@@ -75,7 +75,7 @@ def expand(suite: Suite, targets: list[str], rule: Rule | None = None) -> list[C
                         )
                         continue
                     for delegate in matrix.delegates[runtime]:
-                        for threads in matrix.threads:
+                        for threads in matrix.threads if spec.threaded else (1,):
                             cell = Cell(
                                 target, model.name, variant, runtime, delegate, threads, path
                             )

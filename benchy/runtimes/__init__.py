@@ -28,6 +28,8 @@ class RuntimeSpec:
     default_delegates: tuple[str, ...]
     parse_delegates: Callable[[Table], tuple[Delegate, ...]]
     config_keys: tuple[str, ...]
+    threaded: bool = True
+    """False when `[matrix].threads` means nothing (MCU firmware): its cells run once, as 1."""
 
     def applies_to(self, model_file: str) -> bool:
         return model_file.lower().endswith(self.extensions)
@@ -42,7 +44,7 @@ def register(spec: RuntimeSpec) -> RuntimeSpec:
 
 
 def _load_builtin() -> None:
-    from benchy.runtimes import onnxruntime, tflite  # noqa: F401  (registration side effect)
+    from benchy.runtimes import onnxruntime, tflite, tflm  # noqa: F401  (registration side effect)
 
 
 _load_builtin()
