@@ -14,11 +14,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import pandas as pd
 
 from benchy import gate, metrics
+from benchy import power as energy
 from benchy.config import Measure, Suite, TargetConfig
-from benchy.errors import BenchyError, TargetError
+from benchy.errors import BenchyError, TargetError, TflmError
 from benchy.matrix import Cell
+from benchy.power import PowerConfig
+from benchy.ppk2 import HOST_METERS, HostMeter
+from benchy.runtimes.tflm import tflm_arena_bytes
 from benchy.stats import summarize
 from benchy.store import RunStore, sha256_file
 from benchy.targets import TARGET_KINDS
@@ -90,6 +95,33 @@ def _thermal(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _power_table(results: list[dict[str, Any]]) -> pd.DataFrame:
+    frames = []
+    for i, r in enumerate(results):
+        rows = energy.sample_rows(
+            r.get("power"), r.get("window_ns"), r.get("idle_ns"), int(r.get("clock_offset_ns") or 0)
+        )
+        if len(rows):
+            frames.append(
+                pd.DataFrame(
+                    {"repetition": i, "t_s": rows[:, 0], "watts": rows[:, 1],
+                     "phase": np.array(["other", "idle", "active"])[rows[:, 2].astype(int)],
+                     "interval_s": rows[:, 3]}
+                )
+            )  # fmt: skip
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _tflm_arena(cell: Cell) -> dict[str, Any]:
+    """The RAM an MCU would need for this model, from TFLite Micro on the host."""
+    if cell.runtime != "tflite":
+        return {}
+    try:
+        return {"tflm_arena_bytes": tflm_arena_bytes(cell.model_file), "memory_source": "host TFLM"}
+    except TflmError as exc:
+        return {"tflm_arena_note": str(exc)}
+
+
 def _failure_row(cell: Cell, result: dict[str, Any]) -> dict[str, Any]:
     row = {**base_row(cell), "status": result.get("status", "error"), "error": result.get("error")}
     tail = (result.get("log_tail") or "").strip()
@@ -117,6 +149,9 @@ class Runner:
         self._labels: dict[str, np.ndarray] = {}
         self._hashes: dict[Path, str] = {}
         self._stop = threading.Event()
+        self._meters: dict[str, HostMeter] = {}
+        self._meter_errors: dict[str, str] = {}
+        self._emulated: dict[str, bool] = {}
         self._live: list[Target] = []
         self._lock = threading.Lock()
 
@@ -163,15 +198,24 @@ class Runner:
             self.store.set_facts(config.name, facts)
             files = {c.model_file for c in self.plan.cells if c.target == config.name}
             paths = target.prepare(sorted(files | self._datasets()))
+            self._open_meter(target)
         except BaseException:
             target.close()
             raise
         return target, facts, paths
 
+    def _open_meter(self, target: Target) -> None:
+        """A host-side power meter (PPK2) for this target, if its [power] names one."""
+        power: PowerConfig | None = getattr(target.options, "power", None)
+        if power is None or power.on_device:
+            return
+        try:
+            self._meters[target.name] = HOST_METERS[power.source](power)
+        except TargetError as exc:
+            log.warning("%s: power meter unavailable: %s", target.name, exc)
+            self._meter_errors[target.name] = str(exc)
+
     def _run_target(self, config: TargetConfig, cells: list[Cell]) -> None:
-        for cell in cells:
-            if not cell.applicable:
-                self._record(cell, base_row(cell), config)
         runnable = [c for c in cells if c.applicable]
         try:
             target, facts, paths = self._open(config)
@@ -180,13 +224,22 @@ class Runner:
                 return
             self.plan.target_failed = True
             log.error("target %s failed: %s", config.name, exc)
-            for cell in runnable:
-                self._record(cell, {**base_row(cell), "error": f"target failed: {exc}"}, config)
+            for cell in cells:
+                failed = {**base_row(cell), "error": f"target failed: {exc}"}
+                self._record(cell, failed if cell.applicable else base_row(cell), config)
             return
+        # Every row of an emulated device says so, whatever became of the cell.
+        self._emulated[config.name] = bool(facts.get("emulated"))
+        for cell in cells:
+            if not cell.applicable:
+                self._record(cell, base_row(cell), config)
         try:
             self._rounds(target, config, runnable, paths, facts)
         finally:
             target.close()
+            meter = self._meters.pop(config.name, None)
+            if meter is not None:
+                meter.close()
 
     def _rounds(
         self,
@@ -227,9 +280,22 @@ class Runner:
         self, target: Target, cell: Cell, paths: dict[Path, str], rep: int
     ) -> tuple[dict[str, Any], TargetError | None]:
         """The cell's result, and the error if the target itself failed under it."""
-        payload = self._payload(cell, paths, rep)
+        power: PowerConfig | None = getattr(target.options, "power", None)
+        payload = self._payload(cell, paths, rep, power)
+        meter = self._meters.get(target.name)
         try:
-            return target.run_cell(payload, self.plan.measure.timeout_s), None
+            if meter is None:
+                result = target.run_cell(payload, self.plan.measure.timeout_s)
+                if target.name in self._meter_errors:
+                    result["power"] = {"error": self._meter_errors[target.name]}
+                return result, None
+            with meter.measuring() as samples:
+                result = target.run_cell(payload, self.plan.measure.timeout_s)
+            result["power"] = samples.result()
+            # Map the device's clock onto the meter's (the same clock on the local target).
+            if not target.shares_host_clock and result.get("clock_ns") is not None:
+                result["clock_offset_ns"] = samples.received_ns - int(result["clock_ns"])
+            return result, None
         except TargetError as exc:
             return {"status": "error", "error": str(exc)}, exc
 
@@ -251,7 +317,9 @@ class Runner:
     def _datasets(self) -> set[Path]:
         return {m.dataset for m in self.plan.suite.models.values() if m.dataset is not None}
 
-    def _payload(self, cell: Cell, paths: dict[Path, str], repetition: int) -> dict[str, Any]:
+    def _payload(
+        self, cell: Cell, paths: dict[Path, str], repetition: int, power: PowerConfig | None
+    ) -> dict[str, Any]:
         model = self.plan.suite.models[cell.model]
         spec = model.input
         if spec.kind == "dataset" and model.dataset is not None:
@@ -272,6 +340,7 @@ class Runner:
             "timeout_s": self.plan.measure.timeout_s,
             # Outputs are collected once (first repetition): they do not change between processes.
             "collect_outputs": model.dataset is not None and repetition == 0,
+            **({"power": power.payload()} if power is not None else {}),
         }
 
     def _fill(
@@ -329,11 +398,37 @@ class Runner:
             cpus=",".join(str(c) for c in first["cpus"]) if first.get("cpus") else None,
         )
         row.update(_thermal(results))
+        row.update(self._energy(results, getattr(self._config(cell).options, "power", None)))
         # Target-specific figures (e.g. an MCU's arena size) arrive as "extra" columns.
         row.update(first.get("extra") or {})
+        if self.plan.suite.tflm_arena and "tflm_arena_bytes" not in row:
+            row.update(_tflm_arena(cell))
+        if row.get("tflm_arena_bytes") is not None:
+            row["tflm_arena_kb"] = row["tflm_arena_bytes"] / 1024
         self._quality(row, cell, first.get("outputs"))
-        row["_samples"] = (samples, reps)
+        row["_tables"] = {
+            "samples": pd.DataFrame(
+                {"repetition": reps, "index": np.arange(len(samples)), "latency_ns": samples,
+                 "latency_ms": samples / 1e6}
+            ),
+            "power": _power_table(results),
+        }  # fmt: skip
         return row
+
+    def _config(self, cell: Cell) -> TargetConfig:
+        return next(t for t in self.plan.targets if t.name == cell.target)
+
+    def _energy(self, results: list[dict[str, Any]], power: PowerConfig | None) -> dict[str, Any]:
+        if power is None:
+            return energy.unavailable("no [power] source in the target file")
+        reps = [
+            energy.energy_columns(
+                r.get("power"), r.get("window_ns"), r.get("idle_ns"), len(r["samples_ns"]),
+                int(r.get("clock_offset_ns") or 0),
+            )
+            for r in results
+        ]  # fmt: skip
+        return energy.combine(reps)
 
     def _sha(self, path: Path) -> str:
         if path not in self._hashes:
@@ -377,6 +472,10 @@ class Runner:
         return self._labels[key]
 
     def _record(self, cell: Cell, row: dict[str, Any], config: TargetConfig) -> None:
+        row.setdefault("emulated", self._emulated.get(cell.target))
+        settings = self.plan.suite.energy
+        if settings is not None and row.get("status") == "ok":
+            row.update(energy.battery_life(settings, row))
         budgets = self.plan.suite.budgets_for(cell.model, cell.target, config.budgets)
         v = gate.judge(row, budgets)
         row.update(
@@ -386,6 +485,6 @@ class Runner:
             tightest_budget=v.tightest,
             headroom_pct=v.headroom_pct,
         )
-        samples, reps = row.pop("_samples", (None, None))
-        self.store.add(row, samples, reps)
+        tables = row.pop("_tables", {})
+        self.store.add(row, tables)
         self.events.cell_finished(cell, row)

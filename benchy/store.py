@@ -9,11 +9,12 @@ import secrets
 import shutil
 import subprocess
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 SCHEMA_VERSION = 1
@@ -47,6 +48,10 @@ def new_run_dir(base: Path, suite: str) -> Path:
     return base / suite / f"{stamp}-{secrets.token_hex(3)}"
 
 
+def _parquet(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_parquet(path, index=False)
+
+
 def _atomic_write(path: Path, write: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
@@ -59,8 +64,6 @@ class RunStore:
     def __init__(self, directory: Path, manifest: dict[str, Any]) -> None:
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.parts = self.dir / "samples.parts"
-        self.parts.mkdir(exist_ok=True)
         self.rows: list[dict[str, Any]] = []
         self._lock = threading.RLock()  # targets run in threads and finish cells concurrently
         self.manifest = {"schema_version": SCHEMA_VERSION, "status": "running", **manifest}
@@ -75,32 +78,37 @@ class RunStore:
             self.manifest.setdefault("targets", {})[target] = facts
             self._write_manifest()
 
-    def add(
-        self, row: dict[str, Any], samples_ns: np.ndarray | None, repetition: np.ndarray | None
-    ) -> None:
+    def add(self, row: dict[str, Any], tables: dict[str, pd.DataFrame] | None = None) -> None:
+        """Store a finished cell: its row, and its long-form data (`samples`, `power`)."""
         with self._lock:
-            self._add(row, samples_ns, repetition)
+            self._add(row, tables or {})
 
-    def _add(
-        self, row: dict[str, Any], samples_ns: np.ndarray | None, repetition: np.ndarray | None
-    ) -> None:
+    def _add(self, row: dict[str, Any], tables: dict[str, pd.DataFrame]) -> None:
         self.rows.append(row)
         with (self.dir / "cells.jsonl").open("a") as fh:  # journal: survives even a hard kill
             fh.write(json.dumps(row, default=str) + "\n")
         self._write_cells()
-        if samples_ns is not None and len(samples_ns):
-            part = pd.DataFrame({k: row[k] for k in IDENTITY}, index=range(len(samples_ns)))
-            part["repetition"] = repetition if repetition is not None else 0
-            part["index"] = np.arange(len(samples_ns))
-            part["latency_ns"] = np.asarray(samples_ns, dtype=np.int64)
-            part["latency_ms"] = part["latency_ns"] / 1e6
-            target = self.parts / f"{len(self.rows):05d}.parquet"
-            _atomic_write(target, lambda p: part.to_parquet(p, index=False))
+        for name, data in tables.items():
+            if name not in LONG_TABLES or not len(data):
+                continue
+            part = data.copy()
+            for i, key in enumerate(IDENTITY):
+                part.insert(i, key, row[key])
+            parts = self.dir / f"{name}.parts"
+            parts.mkdir(exist_ok=True)
+            target = parts / f"{len(self.rows):05d}.parquet"
+            _atomic_write(target, partial(_parquet, part))
 
     def _write_cells(self) -> None:
         df = cells_frame(self.rows)
         _atomic_write(self.dir / "cells.parquet", lambda p: df.to_parquet(p, index=False))
         _atomic_write(self.dir / "cells.csv", lambda p: df.to_csv(p, index=False))
+
+    def annotate(self, **fields: Any) -> None:
+        """Add fields to a finished run's manifest (e.g. the verdict after a comparison)."""
+        with self._lock:
+            self.manifest.update(fields)
+            self._write_manifest()
 
     def finish(self, **fields: Any) -> None:
         """Merge sample parts into samples.parquet and close the manifest."""
@@ -110,23 +118,39 @@ class RunStore:
     def _finish(self, fields: dict[str, Any]) -> None:
         # An interrupt may have landed mid-write: make the cell files match the rows kept.
         self._write_cells()
-        parts = sorted(self.parts.glob("*.parquet"))
-        frames = [pd.read_parquet(p) for p in parts]
-        samples = pd.concat(frames, ignore_index=True) if frames else empty_samples()
-        _atomic_write(self.dir / "samples.parquet", lambda p: samples.to_parquet(p, index=False))
-        shutil.rmtree(self.parts)
+        for name, empty in LONG_TABLES.items():
+            parts = self.dir / f"{name}.parts"
+            frames = [pd.read_parquet(p) for p in sorted(parts.glob("*.parquet"))]
+            table = pd.concat(frames, ignore_index=True) if frames else empty()
+            _atomic_write(self.dir / f"{name}.parquet", partial(_parquet, table))
+            shutil.rmtree(parts, ignore_errors=True)
         self.manifest.update(fields)
         self.manifest["finished"] = utc_now()
         self._write_manifest()
 
 
-def empty_samples() -> pd.DataFrame:
+def _empty(**columns: str) -> pd.DataFrame:
     cols = {k: pd.Series(dtype="string") for k in IDENTITY}
     cols["threads"] = pd.Series(dtype="int64")
-    for k in ("repetition", "index", "latency_ns"):
-        cols[k] = pd.Series(dtype="int64")
-    cols["latency_ms"] = pd.Series(dtype="float64")
+    cols.update({k: pd.Series(dtype=dtype) for k, dtype in columns.items()})
     return pd.DataFrame(cols)
+
+
+def empty_samples() -> pd.DataFrame:
+    return _empty(repetition="int64", index="int64", latency_ns="int64", latency_ms="float64")
+
+
+def empty_power() -> pd.DataFrame:
+    return _empty(
+        repetition="int64", t_s="float64", watts="float64", phase="string", interval_s="float64"
+    )
+
+
+LONG_TABLES: dict[str, Callable[[], pd.DataFrame]] = {
+    "samples": empty_samples,
+    "power": empty_power,
+}
+"""Long-form files next to cells.parquet: one row per latency sample / per power sample."""
 
 
 def cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -397,9 +397,17 @@ def measure(cell):
         runner.invoke()
         warm_n += 1
 
+    idle_ns = None
+    power = cell.get("power")
+    if power:
+        # Idle power: the model loaded and warm, nothing running, while the server samples.
+        a = clock()
+        time.sleep(float(power.get("idle_s", 0.5)))
+        idle_ns = [a, clock()]
+
     min_runs, max_runs = int(m["min_runs"]), int(m["max_runs"])
     start = clock()
-    warmup_ns = start - warm_start
+    warmup_ns = (idle_ns[0] if idle_ns else start) - warm_start
     min_end = start + int(float(m["min_seconds"]) * 1e9)
     max_end = start + int(float(m["max_seconds"]) * 1e9)
     samples = []
@@ -438,6 +446,8 @@ def measure(cell):
         "warmup_runs": warm_n,
         "samples_ns": samples,
         "window_s": window_ns / 1e9,
+        "window_ns": [start, start + window_ns],
+        "idle_ns": idle_ns,
         "warmup_s": warmup_ns / 1e9,
         "outputs_s": (clock() - outputs_start) / 1e9,
         "rss_before_mb": _mb(rss_before),
@@ -446,6 +456,7 @@ def measure(cell):
         "peak_rss_note": None if reset_ok else "cannot reset VmHWM (/proc/self/clear_refs)",
         "input_specs": runner.input_specs(),
         "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "clock_ns": clock(),  # lets a host-side power meter map this clock onto its own
         "outputs": outputs,
     }
 
@@ -552,6 +563,231 @@ def thermal_snapshot():
     return {"temp_c": soc_temperature_c(), "throttled": throttled_state()}
 
 
+# ---------------------------------------------------------------- power sources (device side)
+#
+# Each source reads a real interface (sysfs under BENCHY_SYSFS, or vcgencmd) and yields
+# (t_ns, watts) samples on perf_counter_ns's clock (CLOCK_MONOTONIC: shared with the child that
+# measures). Energy counters yield (t_mid_ns, mean watts, interval_ns) per interval between reads,
+# so a window's mean power can be weighted by time: energy over time, exactly.
+
+
+class PowerUnavailable(Exception):
+    """This source cannot run here; the message says why."""
+
+
+def _read_int(path):
+    with open(path) as fh:
+        return int(fh.read().strip())
+
+
+class RaplSource:
+    """Linux powercap RAPL: energy_uj counters (µJ) that wrap at max_energy_range_uj."""
+
+    name = "rapl"
+    min_period_s = 0.005
+
+    def __init__(self, options):
+        base = sysfs("class", "powercap")
+        wanted = options.get("zones")
+        try:
+            names = sorted(os.listdir(base))
+        except OSError:
+            raise PowerUnavailable(
+                "no powercap interface (%s): not an Intel/AMD RAPL machine" % base
+            )
+        # Top-level zones (intel-rapl:0, :1 — one per package); subzones would count twice.
+        zones = [n for n in names if n.startswith("intel-rapl:") and n.count(":") == 1]
+        if wanted:
+            zones = [z for z in zones if z in wanted]
+        if not zones:
+            raise PowerUnavailable("no RAPL package zones under %s" % base)
+        self.paths, self.ranges, self.labels = [], [], []
+        for z in zones:
+            path = os.path.join(base, z, "energy_uj")
+            try:
+                _read_int(path)
+            except PermissionError:
+                raise PowerUnavailable(
+                    "%s is readable by root only on this kernel (since the PLATYPUS fix, "
+                    "CVE-2020-8694): run the worker as root or make energy_uj readable" % path
+                )
+            except (OSError, ValueError) as exc:
+                raise PowerUnavailable("cannot read %s: %s" % (path, exc))
+            self.paths.append(path)
+            self.ranges.append(_read_int(os.path.join(base, z, "max_energy_range_uj")))
+            self.labels.append(_read(os.path.join(base, z, "name")) or z)
+        self.label = "rapl:" + "+".join(self.labels)
+        self.last = None
+
+    def read(self, t_ns):
+        values = [_read_int(p) for p in self.paths]
+        out = []
+        if self.last is not None:
+            t0, before = self.last
+            joules = 0.0
+            for old, new, top in zip(before, values, self.ranges):
+                delta = new - old if new >= old else new + top - old  # the counter wrapped
+                joules += delta / 1e6
+            if t_ns > t0:
+                out.append(((t0 + t_ns) // 2, joules / ((t_ns - t0) / 1e9), t_ns - t0))
+        self.last = (t_ns, values)
+        return out
+
+
+class HwmonSource:
+    """Linux hwmon power monitors (INA219/226/260 hats): energyN_input (µJ counter), else
+    powerN_input (µW), else currN_input (mA) × inN_input (mV)."""
+
+    name = "hwmon"
+    min_period_s = 0.002
+
+    def __init__(self, options):
+        base = sysfs("class", "hwmon")
+        device = options.get("device")
+        channel = str(options.get("channel", 1))
+        voltage = options.get("voltage", "in%s" % channel)
+        try:
+            dirs = sorted(os.listdir(base))
+        except OSError:
+            raise PowerUnavailable("no hwmon devices (%s)" % base)
+        found = None
+        names = []
+        for d in dirs:
+            name = _read(os.path.join(base, d, "name")) or ""
+            names.append(name)
+            if (device and (name == device or d == device)) or (
+                not device and name.startswith("ina")
+            ):
+                found = os.path.join(base, d)
+                break
+        if found is None:
+            what = "named %s" % device if device else "from the INA2xx family"
+            raise PowerUnavailable(
+                "no hwmon power monitor %s (present: %s)" % (what, ", ".join(names) or "none")
+            )
+        self.label = "hwmon:%s" % (_read(os.path.join(found, "name")) or os.path.basename(found))
+        p = lambda f: os.path.join(found, f)  # noqa: E731
+        self.mode, self.files = None, ()
+        for mode, files in (
+            ("energy", (p("energy%s_input" % channel),)),
+            ("power", (p("power%s_input" % channel),)),
+            ("curr*volt", (p("curr%s_input" % channel), p("%s_input" % voltage))),
+        ):
+            if all(os.path.exists(f) for f in files):
+                self.mode, self.files = mode, files
+                break
+        if self.mode is None:
+            raise PowerUnavailable(
+                "%s has no energy%s_input, power%s_input or curr%s_input + %s_input"
+                % (found, channel, channel, channel, voltage)
+            )
+        try:
+            [_read_int(f) for f in self.files]
+        except PermissionError as exc:
+            raise PowerUnavailable("cannot read %s: permission denied" % exc.filename)
+        except (OSError, ValueError) as exc:
+            raise PowerUnavailable("cannot read %s: %s" % (self.files, exc))
+        self.last = None
+
+    def read(self, t_ns):
+        values = [_read_int(f) for f in self.files]
+        if self.mode == "power":
+            return [(t_ns, values[0] / 1e6)]  # µW
+        if self.mode == "curr*volt":
+            return [(t_ns, values[0] / 1e3 * values[1] / 1e3)]  # mA × mV
+        out = []
+        if self.last is not None and t_ns > self.last[0] and values[0] >= self.last[1]:
+            t0, e0 = self.last
+            dt = t_ns - t0
+            out.append(((t0 + t_ns) // 2, (values[0] - e0) / 1e6 / (dt / 1e9), dt))
+        self.last = (t_ns, values[0])
+        return out
+
+
+def parse_pmic_adc(text):
+    """`vcgencmd pmic_read_adc` → {rail: watts} for rails with both a current and a voltage."""
+    amps, volts = {}, {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 2 or "=" not in parts[1]:
+            continue
+        label, reading = parts[0], parts[1].split("=", 1)[1]
+        try:
+            value = float(reading[:-1])
+        except ValueError:
+            continue
+        if value != value:  # NaN
+            continue
+        if label.endswith("_A") and reading.endswith("A"):
+            amps[label[:-2]] = value
+        elif label.endswith("_V") and reading.endswith("V"):
+            volts[label[:-2]] = value
+    return {rail: amps[rail] * volts[rail] for rail in amps if rail in volts}
+
+
+class Pi5PmicSource:
+    """Raspberry Pi 5 PMIC ADC: per-rail current × voltage, summed. The rails are after the
+    PMIC's regulators, so the sum misses conversion losses and the 5 V USB/HAT loads."""
+
+    name = "pi5-pmic"
+    min_period_s = 0.1  # one vcgencmd process per sample
+
+    def __init__(self, options):
+        self.command = list(options.get("command") or ["vcgencmd", "pmic_read_adc"])
+        try:
+            rails = parse_pmic_adc(self._run())
+        except OSError as exc:
+            raise PowerUnavailable("vcgencmd not found (%s): not a Raspberry Pi" % exc)
+        if not rails:
+            raise PowerUnavailable("pmic_read_adc printed no rails: not a Raspberry Pi 5")
+        self.label = "pi5-pmic:%d rails" % len(rails)
+
+    def _run(self):
+        return subprocess.run(self.command, capture_output=True, text=True, timeout=5).stdout
+
+    def read(self, t_ns):
+        rails = parse_pmic_adc(self._run())
+        return [(t_ns, sum(rails.values()))] if rails else []
+
+
+POWER_SOURCES = {s.name: s for s in (RaplSource, HwmonSource, Pi5PmicSource)}
+
+
+class PowerSampler:
+    """Polls one source in the fork server while the child measures."""
+
+    def __init__(self, spec):
+        self.samples, self.error = [], None
+        self.period_s = float(spec.get("period_s", 0.01))
+        kind = POWER_SOURCES.get(spec["source"])
+        if kind is None:
+            self.source, self.error = None, "no device-side source %r" % spec["source"]
+            return
+        self.period_s = max(self.period_s, kind.min_period_s)
+        try:
+            self.source = kind(spec.get("options") or {})
+        except PowerUnavailable as exc:
+            self.source, self.error = None, str(exc)
+
+    def poll(self):
+        if self.source is None:
+            return
+        try:
+            self.samples.extend(self.source.read(time.perf_counter_ns()))
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            self.error = "reading stopped: %s" % exc
+            self.source = None
+
+    def result(self):
+        label = self.source.label if self.source is not None else None
+        return {
+            "source": label,
+            "error": self.error,
+            "period_s": self.period_s,
+            "samples": [list(s) for s in self.samples],
+        }
+
+
 # ---------------------------------------------------------------- fork server
 
 
@@ -618,6 +854,8 @@ def _fork_and_measure(cell):
             code = 70
         os._exit(code)
     os.close(wfd)
+    on_device = (cell.get("power") or {}).get("source")
+    sampler = PowerSampler(cell["power"]) if on_device else None
     chunks, deadline, timed_out = [], time.monotonic() + timeout, False
     while True:
         left = deadline - time.monotonic()
@@ -625,6 +863,9 @@ def _fork_and_measure(cell):
             timed_out = True
             os.kill(pid, signal.SIGKILL)
             break
+        if sampler is not None:
+            sampler.poll()
+            left = min(left, sampler.period_s)
         ready, _, _ = select.select([rfd], [], [], left)
         if ready:
             chunk = os.read(rfd, 1 << 16)
@@ -651,6 +892,8 @@ def _fork_and_measure(cell):
     else:
         reply = json.loads(raw.decode())
     reply["log_tail"] = log_tail
+    if sampler is not None:
+        reply["power"] = sampler.result()
     return reply
 
 

@@ -75,7 +75,7 @@ TARGET_CASES = {
         'kind = "local"\npin_cpu = [0]\n',
         'top level: unknown key "pin_cpu"; '
         "valid keys: budgets, cooldown_below_c, cooldown_max_wait_s, description, kind, name, "
-        "pin_cpus, python",
+        "pin_cpus, power, python",
     ),
     "missing_cpu": (
         'kind = "local"\npin_cpus = [4096]\n',
@@ -84,8 +84,9 @@ TARGET_CASES = {
     "bad_budget": (
         'kind = "local"\n[budgets]\nram = 1\n',
         '[budgets]: unknown key "ram"; valid keys: '
-        "accuracy_drop_max, accuracy_min, latency_p50_ms, latency_p90_ms, "
-        "latency_p99_ms, model_memory_mb, model_size_kb, peak_memory_mb",
+        "accuracy_drop_max, accuracy_min, active_power_mw, battery_life_hours_min, "
+        "energy_per_inference_mj, latency_p50_ms, latency_p90_ms, latency_p99_ms, "
+        "model_memory_mb, model_size_kb, peak_memory_mb, tflm_arena_kb",
     ),
 }
 

@@ -352,3 +352,32 @@ int8 = "@MODELS@/cnn_full_int8.tflite"
     assert (per_rep >= 10).all()
     manifest = json.loads((out / "run.json").read_text())
     assert set(manifest["targets"]) == {"a", "b"}
+
+
+def test_tflm_arena_is_reported_for_int8_tflite_when_asked(  # type: ignore[no-untyped-def]
+    make_suite, local_target, tmp_path: Path
+) -> None:
+    """ "Fits in 256 KB RAM?" before flashing: host TFLM for the int8 variant, a reason for the
+    dynamic-int8 one (TFLM cannot run hybrid models), nothing invented for ONNX."""
+    body = """
+[suite]
+tflm_arena = true
+[budgets]
+tflm_arena_kb = 256
+[matrix]
+runtimes = ["tflite", "onnxruntime"]
+[models.cnn.variants]
+full_int8 = "@MODELS@/cnn_full_int8.tflite"
+dynamic_int8 = "@MODELS@/cnn_dynamic_int8.tflite"
+onnx = "@MODELS@/cnn_fp32.onnx"
+"""
+    out = tmp_path / "out"
+    assert run([str(make_suite(body)), "--target", str(local_target), "--out", str(out)]) == 0
+    cells = pd.read_parquet(out / "cells.parquet").query("status == 'ok'").set_index("variant")
+    assert (
+        1024 <= cells.loc["full_int8", "tflm_arena_bytes"] <= 64 * 1024
+    )  # 6208 with TFLM of 2026-10
+    assert cells.loc["full_int8", "memory_source"] == "host TFLM"
+    assert cells.loc["full_int8", "tightest_budget"] == "tflm_arena_kb"
+    assert "hybrid" in cells.loc["dynamic_int8", "tflm_arena_note"]
+    assert pd.isna(cells.loc["onnx", "tflm_arena_bytes"])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pandas as pd
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,7 +24,22 @@ from rich.table import Table
 from benchy.matrix import Cell
 from benchy.report.select import best_per_target
 
-STYLE = {"pass": "green", "fail": "red", "error": "bold red", "n/a": "dim", "unavailable": "yellow"}
+_FILE_MISMATCH = re.compile(r" does not run \.\w+ files$")
+ENERGY_COLUMNS = {
+    "active_power_mw": ("active mW", "{:.0f}"),
+    "energy_per_inference_mj": ("mJ/inf", "{:.3g}"),
+    "battery_life_hours": ("battery h", "{:.0f}"),
+}
+"""Shown only when some cell has them (a power source, an [energy] duty cycle)."""
+
+STYLE = {
+    "pass": "green",
+    "fail": "red",
+    "error": "bold red",
+    "n/a": "dim",
+    "unavailable": "yellow",
+    "inconclusive": "yellow",
+}
 
 
 class LiveProgress:
@@ -61,9 +78,9 @@ class LiveProgress:
     def cell_finished(self, cell: Cell, row: dict[str, Any]) -> None:
         self.progress.advance(self.tasks[cell.target])
         if row["verdict"] in ("error", "fail"):
-            why = row["error"] or row["failed_budgets"]
+            why = escape(str(row["error"] or row["failed_budgets"]))
             self.progress.console.print(
-                f"[{STYLE[row['verdict']]}]{row['verdict']}[/] {cell.title()}: {why}"
+                f"[{STYLE.get(row['verdict'], '')}]{row['verdict']}[/] {cell.title()}: {why}"
             )
 
 
@@ -116,10 +133,17 @@ def cells_table(cells: pd.DataFrame, title: str) -> Table:
         "size KB",
         metric_head,
         "drop",
-        "verdict",
     ]
+    energy = [c for c in ENERGY_COLUMNS if any(r.get(c) is not None for r in rows)]
+    columns += [ENERGY_COLUMNS[c][0] for c in energy]
+    columns.append("verdict")
     for name in columns:
-        numeric = name.split()[0] in ("p50", "p90", "p99", "RSS", "model", "size", "drop", "acc")
+        numeric = name != "verdict" and name not in (
+            "target",
+            "model",
+            "variant",
+            "runtime ×threads",
+        )
         table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
     for r in rows:
         verdict = r["verdict"]
@@ -136,6 +160,7 @@ def cells_table(cells: pd.DataFrame, title: str) -> Table:
             _num(r.get("model_size_kb"), "{:.1f}"),
             _num(r.get("metric_value"), "{:.1f}"),
             _num(r.get("accuracy_drop"), "{:+.1f}"),
+            *(_num(r.get(c), ENERGY_COLUMNS[c][1]) for c in energy),
             f"[{STYLE.get(verdict, '')}]{verdict}[/]",
         ]
         table.add_row(*values)
@@ -158,19 +183,25 @@ def _scaled(value: float | None, scale: float) -> float | None:
 
 def notes(cells: pd.DataFrame) -> list[str]:
     """Why cells failed or did not run, one line each; not-applicable pairs folded into one line."""
-    lines, na = [], []
+    lines: list[str] = []
+    na: dict[str, list[str]] = {}
     for r in records(cells):
         if r["status"] == "n/a":
-            na.append(f"{r['model']}/{r['variant']} on {r['runtime']}")
+            reason = str(r.get("error") or "")
+            # Runtime/file mismatches fold into one line; a target's own reasons (an MCU holds
+            # one model) are shown as they are.
+            if not reason or _FILE_MISMATCH.search(reason):
+                reason = "runtime does not take the file"
+            na.setdefault(reason, []).append(f"{r['model']}/{r['variant']} on {r['runtime']}")
         elif r["verdict"] != "pass":
-            why = r.get("failed_budgets") or r.get("error") or ""
+            why = escape(str(r.get("failed_budgets") or r.get("error") or ""))
             style = STYLE.get(r["verdict"], "")
             lines.append(
                 f"[{style}]{r['verdict']}[/] {r['target']}/{r['model']}/{r['variant']} "
                 f"{r['runtime']}/{r['delegate']} ×{r['threads']}: {why}"
             )
-    if na:
-        lines.append(f"[dim]not applicable (runtime does not take the file): {', '.join(na)}[/]")
+    for reason, pairs in na.items():
+        lines.append(f"[dim]not applicable ({escape(reason)}): {', '.join(pairs)}[/]")
     return lines
 
 
@@ -195,6 +226,10 @@ def best_lines(cells: pd.DataFrame, rank_by: str) -> list[str]:
 
 
 def _show_value(column: str, value: float) -> str:
+    if column == "battery_life_hours":
+        return f"battery life {value:.0f} h"
+    if column == "energy_per_inference_mj":
+        return f"energy {value:.3g} mJ/inference"
     name = (
         column.removesuffix("_ms").removesuffix("_mb").removesuffix("_kb").replace("latency_", "")
     )
@@ -210,3 +245,7 @@ def print_report(console: Console, cells: pd.DataFrame, title: str, rank_by: str
         console.print(line)
     for line in best_lines(cells, rank_by):
         console.print(line)
+    battery = cells.get("battery_life_hours")
+    if rank_by != "battery_life_hours" and battery is not None and battery.notna().any():
+        for line in best_lines(cells, "battery_life_hours"):
+            console.print(line.replace("best of", "longest battery life of", 1))

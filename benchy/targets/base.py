@@ -46,6 +46,8 @@ class Target(ABC):
     kind: ClassVar[str]
     option_keys: ClassVar[tuple[str, ...]] = ()
     emulated: ClassVar[bool] = False
+    shares_host_clock: ClassVar[bool] = False
+    """True when the device's perf_counter is benchy's own (the local target)."""
 
     def __init__(self, name: str, options: Any) -> None:
         self.name, self.options = name, options
@@ -57,7 +59,10 @@ class Target(ABC):
 
     @classmethod
     def refuses(cls, options: Any, model: str, variant: str, runtime: str) -> str | None:
-        """Why this target cannot run (model, variant, runtime) at all, or None (the default)."""
+        """Why this target cannot run (model, variant, runtime) at all, or None. Linux targets
+        (the default) run everything but MCU firmware."""
+        if runtime == "tflm":
+            return "runtime tflm is MCU firmware: it runs on serial targets only"
         return None
 
     @abstractmethod

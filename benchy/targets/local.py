@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from benchy.errors import CellTimeout, TargetError
+from benchy.power import PowerConfig
 from benchy.targets import register
 from benchy.targets.base import COOLDOWN_KEYS, WORKER_FILE, Cooldown, Target, WorkerChannel
 from benchy.tomltable import Table
@@ -22,12 +23,14 @@ class LocalOptions:
     python: str
     pin_cpus: tuple[int, ...]
     cooldown: Cooldown | None = None
+    power: PowerConfig | None = None
 
 
 @register
 class LocalTarget(Target):
     kind = "local"
-    option_keys = ("python", "pin_cpus", *COOLDOWN_KEYS)
+    shares_host_clock = True
+    option_keys = ("python", "pin_cpus", "power", *COOLDOWN_KEYS)
 
     @classmethod
     def parse_options(cls, table: Table) -> LocalOptions:
@@ -40,6 +43,7 @@ class LocalTarget(Target):
             python=table.string("python", sys.executable),
             pin_cpus=pin,
             cooldown=Cooldown.parse(table),
+            power=PowerConfig.parse(table),
         )
 
     def __init__(self, name: str, options: LocalOptions) -> None:

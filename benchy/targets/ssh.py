@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchy.errors import CellTimeout, TargetError
+from benchy.power import PowerConfig
 from benchy.targets import register
 from benchy.targets.base import COOLDOWN_KEYS, WORKER_FILE, Cooldown, Target, WorkerChannel
 from benchy.tomltable import Table
@@ -49,6 +50,7 @@ class SshOptions:
     known_hosts: str | None = None
     ssh_config: str | None = None
     cooldown: Cooldown | None = None
+    power: PowerConfig | None = None
 
     @property
     def where(self) -> str:
@@ -165,7 +167,7 @@ class SshTarget(Target):
     kind = "ssh"
     option_keys = (
         "host", "user", "port", "identity_file", "python", "workdir", "connect_timeout_s",
-        "known_hosts", "ssh_config", *COOLDOWN_KEYS,
+        "known_hosts", "ssh_config", "power", *COOLDOWN_KEYS,
         "password", "passphrase",  # accepted only to be refused with a better message
     )  # fmt: skip
 
@@ -190,6 +192,7 @@ class SshTarget(Target):
             known_hosts=table.string("known_hosts", None),
             ssh_config=table.string("ssh_config", None),
             cooldown=Cooldown.parse(table),
+            power=PowerConfig.parse(table),
         )  # fmt: skip
 
     def __init__(self, name: str, options: SshOptions) -> None:
