@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from benchy.errors import ConfigError
+from benchy.power import EnergySettings
 from benchy.runtimes import RUNTIMES, Delegate
 from benchy.tomltable import Table, load_toml
 
@@ -26,10 +27,14 @@ BUDGET_KEYS = {
     "model_size_kb": "model_size_kb",
     "accuracy_min": "accuracy",
     "accuracy_drop_max": "accuracy_drop",
+    "energy_per_inference_mj": "energy_per_inference_mj",
+    "active_power_mw": "active_power_mw",
+    "battery_life_hours_min": "battery_life_hours",
+    "tflm_arena_kb": "tflm_arena_kb",
 }
-"""Budget name → the cells column it limits. `accuracy_min` is a floor; the rest are ceilings."""
+"""Budget name → the cells column it limits. The FLOOR_BUDGETS are floors; the rest ceilings."""
 
-FLOOR_BUDGETS = {"accuracy_min"}
+FLOOR_BUDGETS = {"accuracy_min", "battery_life_hours_min"}
 METRICS = ("accuracy", "top_k", "mae", "rmse")
 DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32", "int64")
 FILTER_KEYS = ("target", "model", "variant", "runtime", "delegate", "threads")
@@ -40,6 +45,8 @@ RANK_COLUMNS = (
     "peak_rss_mb",
     "model_memory_mb",
     "model_size_kb",
+    "energy_per_inference_mj",
+    "battery_life_hours",
 )
 
 
@@ -64,9 +71,45 @@ QUICK: dict[str, Any] = {
     "min_runs": 20,
     "min_seconds": 0.1,
     "max_seconds": 2.0,
-    "repetitions": 1,
+    "repetitions": 5,
 }
-"""`--quick` defaults; a suite's [measure.quick] overrides them."""
+"""`--quick` defaults; a suite's [measure.quick] overrides them. Five repetitions is the fewest
+for which a 99% confidence interval of a shift exists (Mann–Whitney: 1/C(10,5) < 0.5%)."""
+
+GATE_METRICS = ("p50", "p90", "p99", "peak_memory", "model_memory", "accuracy", "energy")
+"""What a baseline comparison can judge; [gate].metrics picks from these."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """How a run is judged against a baseline (and how sure a budget verdict must be)."""
+
+    metrics: tuple[str, ...] = ("p50", "p99", "peak_memory", "accuracy", "energy")
+    confidence: float = 0.99
+    p50_pct: float = 5.0
+    p90_pct: float = 10.0
+    p99_pct: float = 10.0
+    memory_pct: float = 2.0
+    memory_mb: float = 1.0
+    accuracy_points: float = 0.1
+    error_pct: float = 1.0
+    energy_pct: float = 5.0
+    unstable_cv_pct: float = 10.0
+    drift_correction: bool = True
+    drift_min_cells: int = 6
+    inconclusive: str = "flag"  # "flag": exit 4; "pass": exit 0
+
+    def payload(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> Gate:
+        """From run.json's "gate" (keys this version does not know are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        known = {k: v for k, v in data.items() if k in names}
+        if "metrics" in known:
+            known["metrics"] = tuple(known["metrics"])
+        return cls(**known)
 
 
 @dataclass(frozen=True)
@@ -123,6 +166,10 @@ class Suite:
     budgets: dict[str, float]
     target_budgets: dict[str, dict[str, float]]
     rank_by: str
+    gate: Gate = Gate()
+    energy: EnergySettings | None = None
+    tflm_arena: bool = False
+    """Report tflm_arena_bytes (host TFLM) for int8 TFLite cells on every target."""
 
     def budgets_for(
         self, model: str, target: str, target_file: dict[str, float]
@@ -165,6 +212,22 @@ def _measure(t: Table, base: Measure) -> Measure:
     if measure.max_runs < measure.min_runs:
         raise t.error("max_runs", f"must be ≥ min_runs ({measure.min_runs})")
     return measure
+
+
+def _gate(t: Table) -> Gate:
+    numbers = [f.name for f in dataclasses.fields(Gate) if f.type == "float"]
+    t.only("metrics", "inconclusive", "drift_correction", "drift_min_cells", *numbers)
+    values: dict[str, Any] = {k: t.number(k, minimum=0) for k in numbers if k in t}
+    if "drift_correction" in t:
+        values["drift_correction"] = t.boolean("drift_correction")
+    if "drift_min_cells" in t:
+        values["drift_min_cells"] = t.number("drift_min_cells", integer=True, minimum=3)
+    if "confidence" in values and not 0.5 <= values["confidence"] < 1:
+        raise t.error("confidence", f"expected a number in [0.5, 1), got {values['confidence']:g}")
+    if "metrics" in t:
+        values["metrics"] = t.str_list("metrics", choices=GATE_METRICS)
+    values["inconclusive"] = t.string("inconclusive", "flag", choices=("flag", "pass"))
+    return Gate(**values)
 
 
 def _input(t: Table, has_dataset: bool) -> InputSpec:
@@ -280,10 +343,10 @@ def _matrix(t: Table, models: dict[str, Model]) -> Matrix:
 def load_suite(path: Path) -> Suite:
     shown = str(path)
     t = load_toml(path, shown)
-    t.only("suite", "models", "matrix", "measure", "budgets", "target_budgets")
+    t.only("suite", "models", "matrix", "measure", "budgets", "target_budgets", "gate", "energy")
     root = path.resolve().parent
     head = t.table("suite")
-    head.only("name", "description", "targets", "rank_by")
+    head.only("name", "description", "targets", "rank_by", "tflm_arena")
     models = {
         name: _model(name, mt, root) for name, mt in t.tables("models", required=True).items()
     }
@@ -302,6 +365,9 @@ def load_suite(path: Path) -> Suite:
         budgets=_budgets(t.table("budgets")),
         target_budgets=_per_target_budgets(t, "target_budgets"),
         rank_by=head.string("rank_by", "latency_p50_ms", choices=RANK_COLUMNS),
+        gate=_gate(t.table("gate")),
+        energy=EnergySettings.parse(t),
+        tflm_arena=head.boolean("tflm_arena", False),
     )
 
 

@@ -3,4 +3,4 @@ which returns the exit code. COMMANDS lists them in `benchy --help` order."""
 
 from __future__ import annotations
 
-COMMANDS = ["run", "targets", "clean"]
+COMMANDS = ["run", "compare", "history", "targets", "clean", "emulate-dut"]

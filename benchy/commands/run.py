@@ -9,13 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from benchy import __version__, gate
-from benchy.config import TargetConfig, load_suite, load_target
+from benchy.commands.common import add_gate_arguments, publish, reports_wanted
+from benchy.compare import compare_runs
+from benchy.config import Suite, TargetConfig, load_suite, load_target
 from benchy.errors import UsageError
 from benchy.matrix import Cell, expand
-from benchy.report.terminal import LiveProgress, print_report
+from benchy.report.comparison import print_comparison
+from benchy.report.terminal import LiveProgress, print_report, records
 from benchy.runner import Plan, Runner
+from benchy.runs import StoredRun, resolve_baseline
 from benchy.store import RunStore, git_commit, new_run_dir, read_cells, sha256_file, utc_now
 from benchy.targets import TARGET_KINDS
 
@@ -42,6 +47,13 @@ def add_parser(sub: Any) -> None:
     )
     run.add_argument("--quick", action="store_true", help="few samples: for CI smoke runs")
     run.add_argument("--dry-run", action="store_true", help="print the matrix and exit")
+    add_gate_arguments(run)
+    run.add_argument(
+        "--baseline",
+        metavar="PATH|latest",
+        help="compare with a stored run: its directory, a folder holding runs of this suite "
+        "(the newest is taken), or `latest` (the newest under --results)",
+    )
     run.set_defaults(func=cmd_run)
 
 
@@ -67,9 +79,22 @@ def _print_matrix(console: Console, cells: list[Cell]) -> None:
             c.runtime,
             c.delegate.label,
             str(c.threads) if c.applicable else "–",
-            c.reason or "",
+            escape(c.reason or ""),
         )
     console.print(table)
+
+
+def _baseline(
+    args: argparse.Namespace, suite: Suite, names: list[str], out: Path
+) -> StoredRun | None:
+    """Resolve and load --baseline before anything runs (a bad one is a usage error, exit 2)."""
+    if not args.baseline:
+        return None
+    found = resolve_baseline(args.baseline, args.results, suite.name, names, out)
+    if found is None:
+        log.warning("no earlier run of %s on %s to compare with", suite.name, ", ".join(names))
+        return None
+    return StoredRun.load(found)
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
@@ -90,6 +115,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         return gate.EXIT_PASS
     measure = suite.quick if args.quick else suite.measure
     out = args.out or new_run_dir(args.results, suite.name)
+    baseline = _baseline(args, suite, names, out)
     models = {
         f"{m.name}/{v}": sha256_file(p)
         for m in suite.models.values()
@@ -110,6 +136,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             "datasets_sha256": datasets,
             "quick": args.quick,
             "measure": measure.payload(),
+            "gate": suite.gate.payload(),
             "argv": sys.argv,
             "started": utc_now(),
         },
@@ -119,15 +146,66 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         "%d cells (%d not applicable) → %s", len(cells), sum(not c.applicable for c in cells), out
     )
     try:
-        with LiveProgress(console, cells) as progress:
+        with (
+            LiveProgress(console, cells) as progress,
+            gate.budget_confidence(suite.gate.confidence),
+        ):
             rows = Runner(plan, store, progress).run()
     except KeyboardInterrupt:
         store.finish(status="interrupted", exit_code=gate.EXIT_INTERRUPTED)
         console.print(f"[yellow]interrupted[/]: {len(store.rows)} finished cells kept in {out}")
         return gate.EXIT_INTERRUPTED
-    code = gate.exit_code(rows, plan.target_failed)
-    verdict = {0: "pass", 1: "budget failed", 3: "error"}[code]
-    store.finish(status="finished", exit_code=code, verdict=verdict)
+    inconclusive = args.inconclusive or suite.gate.inconclusive
+    code = gate.exit_code(rows, plan.target_failed, inconclusive=inconclusive)
+    store.finish(status="finished", exit_code=code, verdict=gate.run_verdict(code, rows))
     print_report(console, read_cells(out), f"{suite.name} — {out}", suite.rank_by)
+    comparison = None
+    if baseline is not None:
+        comparison = compare_runs(baseline, StoredRun.load(out), suite.gate)
+        print_comparison(console, comparison)
+        verdicts = comparison.verdicts()
+        code = gate.exit_code(rows, plan.target_failed, verdicts, inconclusive)
+        store.annotate(
+            exit_code=code,
+            verdict=gate.run_verdict(code, rows, verdicts),
+            comparison=comparison.summary(),
+        )
+    verdict = str(store.manifest["verdict"])
+    if reports_wanted(args):
+        note = ""
+        if not args.baseline:
+            note = " (no --baseline given)"
+        elif baseline is None:
+            note = " (no earlier run to compare with)"
+        publish(
+            console,
+            args,
+            suite=suite.name,
+            manifest=store.manifest,
+            run_dir=out,
+            rows=records(read_cells(out)),
+            checks=_budget_checks(out, suite, by_name),
+            comparison=comparison,
+            code=code,
+            verdict=verdict,
+            note=note,
+        )
     console.print(f"results: {out}  verdict: [bold]{verdict}[/] (exit {code})")
     return code
+
+
+def _budget_checks(
+    out: Path, suite: Suite, targets: dict[str, TargetConfig]
+) -> dict[tuple[str, ...], list[gate.Check]]:
+    """Each stored cell's budgets judged again from stored samples, check by check, for the
+    reports (the same function and inputs the runner used for the verdict column)."""
+    stored = StoredRun.load(out)
+    samples = stored.samples_by_cell()
+    checks = {}
+    for key, row in stored.records().items():
+        if row["status"] != "ok" or row["target"] not in targets:
+            continue
+        budgets = suite.budgets_for(row["model"], row["target"], targets[row["target"]].budgets)
+        row = {**row, "_samples": samples.get(key)}
+        checks[key] = gate.judge(row, budgets, suite.gate.confidence).checks
+    return checks

@@ -1,0 +1,123 @@
+"""Terminal view of a baseline comparison: what differs between the runs, then every result that
+is not `unchanged` (all of them with `show_all`), then the counts."""
+
+from __future__ import annotations
+
+import math
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from benchy.compare import Comparison
+from benchy.verdict import LABELS, VERDICTS, Result
+
+STYLE = {
+    "regressed": "bold red",
+    "error": "bold red",
+    "improved": "green",
+    "unchanged": "dim",
+    "inconclusive": "yellow",
+    "unstable": "magenta",
+    "unchecked": "dim",
+    "missing": "yellow",
+    "new": "cyan",
+    "drift": "blue",
+}
+ORDER = list(VERDICTS)
+
+
+def value_text(result: Result, value: float | None) -> str:
+    if value is None:
+        return "–"
+    if result.metric in ("p50", "p90", "p99"):
+        return f"{value * 1000:.3g} µs" if value < 1 else f"{value:.3g} ms"
+    if result.metric.endswith("memory"):
+        return f"{value:.1f} MiB"
+    if result.metric == "energy":
+        return f"{value:.3g} mJ"
+    return f"{value:.4g}"
+
+
+def shift_text(result: Result) -> str:
+    if result.shift is None:
+        return "–"
+    text = _pct(result.shift, result.points)
+    if result.low is not None and result.high is not None:
+        text += f" [{_pct(result.low, result.points)}, {_pct(result.high, result.points)}]"
+    return text
+
+
+def _pct(value: float, points: bool) -> str:
+    if math.isinf(value):
+        return "+∞" if value > 0 else "−∞"
+    return (f"{value:+.2f}" if points else f"{value * 100:+.1f}%").replace("-", "−")
+
+
+def delta_text(result: Result) -> str:
+    if result.delta is None:
+        return "–"
+    return f"±{result.delta:.3g} pt" if result.points else f"±{result.delta * 100:.3g}%"
+
+
+def sort_key(result: Result) -> tuple[int, float]:
+    rank = ORDER.index(result.verdict) if result.verdict in ORDER else len(ORDER)
+    return rank, -(result.low if result.low is not None and math.isfinite(result.low) else 0.0)
+
+
+def results_table(comparison: Comparison, show_all: bool = False) -> Table:
+    rows = sorted(comparison.results, key=sort_key)
+    if not show_all:
+        rows = [r for r in rows if r.verdict not in ("unchanged", "unchecked")]
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    many = len({r.cell["target"] for r in comparison.results}) > 1
+    heads = (["target"] if many else []) + ["model", "variant", "runtime ×threads", "metric"]
+    heads += ["base", "new", f"shift [{comparison.gate.confidence:.0%} CI]", "δ", "verdict"]
+    heads += ["note"]
+    for head in heads:
+        right = head in ("base", "new", "δ") or head.startswith("shift")
+        table.add_column(head, justify="right" if right else "left", no_wrap=head != "note")
+    for r in rows:
+        c = r.cell
+        values = [c["target"]] if many else []
+        runtime = f"{c['runtime']}/{c['delegate']} ×{c['threads']}" if c["runtime"] else ""
+        values += [c["model"], c["variant"], runtime]
+        values += [LABELS.get(r.metric, r.metric), value_text(r, r.base), value_text(r, r.new)]
+        values += [shift_text(r), delta_text(r), f"[{STYLE.get(r.verdict, '')}]{r.verdict}[/]"]
+        values.append("; ".join(filter(None, [r.note, *r.context])))
+        table.add_row(*values)
+    return table
+
+
+def counts_line(comparison: Comparison) -> str:
+    counts = comparison.counts()
+    parts = [
+        f"[{STYLE.get(v, '')}]{v} {counts[v]}[/]"
+        for v in sorted(counts, key=lambda v: ORDER.index(v) if v in ORDER else 99)
+    ]
+    return " · ".join(parts) if parts else "nothing to compare"
+
+
+def print_comparison(console: Console, comparison: Comparison, show_all: bool = False) -> None:
+    gate = comparison.gate
+    console.print(
+        f"[bold]baseline[/] {comparison.base.dir} → {comparison.new.dir}  "
+        f"({gate.confidence:.0%} CIs of per-repetition shifts; Holm over "
+        f"{comparison.family} latency tests)",
+        soft_wrap=True,
+    )
+    if comparison.drift_text():
+        console.print(
+            f"run-wide drift taken out of every cell's latency shift: {comparison.drift_text()}",
+            soft_wrap=True,
+        )
+    if comparison.differences:
+        console.print("[bold]what differs between the two runs:[/]")
+        for d in comparison.differences:
+            console.print(f"  {d.text()}", markup=False, highlight=False, soft_wrap=True)
+    else:
+        console.print("[dim]the two runs differ in nothing benchy records but time[/]")
+    table = results_table(comparison, show_all)
+    if table.row_count:
+        console.print(table)
+    console.print(f"comparison: {counts_line(comparison)}")
