@@ -12,6 +12,17 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "suites" / "models"
 DATA = ROOT / "suites" / "data" / "basicmotions.npz"
 
+CNN_MODELS = """
+[models.cnn]
+dataset = "@DATA@"
+reference = "fp32"
+[models.cnn.variants]
+fp32 = "@MODELS@/cnn_fp32.tflite"
+full_int8 = "@MODELS@/cnn_full_int8.tflite"
+onnx = "@MODELS@/cnn_fp32.onnx"
+"""
+"""The wearable CNN as fp32 and full-int8 TFLite and fp32 ONNX, scored on BasicMotions."""
+
 QUICK_MEASURE = """
 [measure]
 warmup_runs = 2

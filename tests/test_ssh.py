@@ -17,20 +17,10 @@ import pytest
 
 from benchy.cli import main
 
-from .conftest import ROOT
+from .conftest import CNN_MODELS, ROOT
 from .sshd import SshServer
 
-SUITE = """
-[matrix]
-runtimes = ["tflite", "onnxruntime"]
-[models.cnn]
-dataset = "@DATA@"
-reference = "fp32"
-[models.cnn.variants]
-fp32 = "@MODELS@/cnn_fp32.tflite"
-full_int8 = "@MODELS@/cnn_full_int8.tflite"
-onnx = "@MODELS@/cnn_fp32.onnx"
-"""
+SUITE = '[matrix]\nruntimes = ["tflite", "onnxruntime"]\n' + CNN_MODELS
 
 
 @pytest.fixture

@@ -11,21 +11,15 @@ import pandas as pd
 
 from benchy.cli import main
 
+from .conftest import CNN_MODELS
+
 
 def test_cells_run_on_tflite_runtime_and_say_so(  # type: ignore[no-untyped-def]
     tflite_runtime_python: Path, make_suite, tmp_path: Path
 ) -> None:
     target = tmp_path / "pi-like.toml"
     target.write_text(f'kind = "local"\npython = "{tflite_runtime_python}"\n')
-    body = """
-[models.cnn]
-dataset = "@DATA@"
-reference = "fp32"
-[models.cnn.variants]
-fp32 = "@MODELS@/cnn_fp32.tflite"
-full_int8 = "@MODELS@/cnn_full_int8.tflite"
-onnx = "@MODELS@/cnn_fp32.onnx"
-"""
+    body = CNN_MODELS
     out = tmp_path / "out"
     assert main(["run", str(make_suite(body)), "--target", str(target), "--out", str(out)]) == 0
     cells = pd.read_parquet(out / "cells.parquet")

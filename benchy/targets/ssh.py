@@ -8,7 +8,6 @@ on the local target.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shlex
 import subprocess
@@ -19,6 +18,7 @@ from typing import Any
 
 from benchy.errors import CellTimeout, TargetError
 from benchy.power import PowerConfig
+from benchy.store import sha256_file
 from benchy.targets import register
 from benchy.targets.base import COOLDOWN_KEYS, WORKER_FILE, Cooldown, Target, WorkerChannel
 from benchy.tomltable import Table
@@ -154,14 +154,6 @@ class Ssh:
         subprocess.run([*self.argv("-O", "exit")], capture_output=True, timeout=10, check=False)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 @register
 class SshTarget(Target):
     kind = "ssh"
@@ -214,7 +206,7 @@ class SshTarget(Target):
             f"touch {shlex.quote(w)}/{MARKER} && cd {shlex.quote(w)} && pwd"
         )
         self.workdir = self.ssh.run(["sh", "-c", script]).strip().splitlines()[-1]
-        worker = f"{self.workdir}/worker-{_sha256(WORKER_FILE)}.py"
+        worker = f"{self.workdir}/worker-{sha256_file(WORKER_FILE)}.py"
         self._push({WORKER_FILE: worker})
         self.channel = WorkerChannel(
             [*self.ssh.argv(), shlex.join([self.opts.python, worker, "serve"])]
@@ -239,7 +231,7 @@ class SshTarget(Target):
 
     def prepare(self, files: list[Path]) -> dict[Path, str]:
         assert self.workdir is not None
-        remote = {f: f"{self.workdir}/files/{_sha256(f)}-{f.name}" for f in files}
+        remote = {f: f"{self.workdir}/files/{sha256_file(f)}-{f.name}" for f in files}
         missing = self._missing(list(remote.values()))
         self._push({f: r for f, r in remote.items() if r in missing})
         return remote
