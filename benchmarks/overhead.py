@@ -114,7 +114,7 @@ def main() -> None:
         for model, delegate in CASES:
             one_case(Path(tmp), model, delegate, args.rounds, args.runs)
         wear = benchy_run(ROOT / "suites" / "wearable.toml", Path(tmp) / "wearable", "--quick")
-    fixed = wear.overhead_s * 1000
+    fixed = wear.overhead_s / wear.repetitions * 1000  # per worker process
     print(
         f"wearable --quick: fixed cost per cell median {fixed.median():.0f} ms, "
         f"max {fixed.max():.0f} ms over {len(wear)} cells"

@@ -52,7 +52,7 @@ def main() -> None:
             server.kill()
     for name, cells, wall in (("ssh, first run", first, wall1), ("ssh, re-run", second, wall2),
                               ("local", here, wall3)):  # fmt: skip
-        ms = cells.overhead_s * 1000
+        ms = cells.overhead_s / cells.repetitions * 1000  # per worker process
         print(
             f"{name:15s} {len(cells)} cells, run wall {wall:.1f} s; fixed cost per cell: "
             f"median {ms.median():.0f} ms, p90 {ms.quantile(0.9):.0f} ms, max {ms.max():.0f} ms"
