@@ -139,11 +139,24 @@ def _model_memory(peak: float | None, before: float | None, code: float | None) 
     return peak - before - (code or 0.0)
 
 
+Job = tuple["Runner", Cell]
+"""One cell of one side: a run has one side; `benchy ab` has a baseline and a candidate."""
+
+
 class Runner:
     """Runs a plan: targets at the same time (one thread each), cells on one target one after
-    another, each cell's repetitions interleaved with the other cells' so drift hits all alike."""
+    another, each cell's repetitions interleaved with the other cells' so drift hits all alike.
 
-    def __init__(self, plan: Plan, store: RunStore, events: Events | None = None) -> None:
+    `partners` are other sides measured in the same job (`benchy ab`): each has its own plan and
+    store, and every cell of theirs runs right after the matching cell of this one."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        store: RunStore,
+        events: Events | None = None,
+        partners: list[Runner] | None = None,
+    ) -> None:
         self.plan, self.store = plan, store
         self.events = events or NoEvents()
         self._labels: dict[str, np.ndarray] = {}
@@ -154,6 +167,11 @@ class Runner:
         self._emulated: dict[str, bool] = {}
         self._live: list[Target] = []
         self._lock = threading.Lock()
+        self.sides = [self, *(partners or [])]
+        for side in self.sides[1:]:  # targets, meters and Ctrl-C are shared by all sides
+            side.events, side._stop, side._meters = self.events, self._stop, self._meters
+            side._meter_errors, side._emulated = self._meter_errors, self._emulated
+            side._live, side._lock = self._live, self._lock
 
     def run(self) -> list[dict[str, Any]]:
         threads = [
@@ -181,23 +199,47 @@ class Runner:
         for target in live:
             target.close()
 
+    def _jobs(self, target: str) -> list[Job]:
+        """This target's cells, each partner's matching cell right after this side's."""
+        partners = [
+            {c.key: c for c in side.plan.cells if c.target == target} for side in self.sides[1:]
+        ]
+        jobs: list[Job] = []
+        for cell in (c for c in self.plan.cells if c.target == target):
+            jobs.append((self, cell))
+            for side, cells in zip(self.sides[1:], partners, strict=True):
+                if cell.key in cells:
+                    jobs.append((side, cells.pop(cell.key)))
+        for side, cells in zip(self.sides[1:], partners, strict=True):
+            jobs += [(side, c) for c in cells.values()]  # cells only a partner has
+        return jobs
+
     def _guarded(self, config: TargetConfig) -> None:
         try:
-            self._run_target(config, [c for c in self.plan.cells if c.target == config.name])
+            self._run_target(config, self._jobs(config.name))
         except Exception:  # a bug must not hang the run: log it and let other targets go on
             log.exception("target %s: unexpected failure", config.name)
-            self.plan.target_failed = True
+            self._target_failed()
 
-    def _open(self, config: TargetConfig) -> tuple[Target, dict[str, Any], dict[Path, str]]:
+    def _target_failed(self) -> None:
+        for side in self.sides:
+            side.plan.target_failed = True
+
+    def _open(
+        self, config: TargetConfig, jobs: list[Job]
+    ) -> tuple[Target, dict[str, Any], dict[Path, str]]:
         target: Target = TARGET_KINDS[config.kind](config.name, config.options)
         with self._lock:
             self._live.append(target)
         try:
             target.open()
             facts = target.facts()
-            self.store.set_facts(config.name, facts)
-            files = {c.model_file for c in self.plan.cells if c.target == config.name}
-            paths = target.prepare(sorted(files | self._datasets()))
+            for side in self.sides:
+                side.store.set_facts(config.name, facts)
+            files = {c.model_file for _, c in jobs}
+            for side in self.sides:
+                files |= side._datasets()
+            paths = target.prepare(sorted(files))
             self._open_meter(target)
         except BaseException:
             target.close()
@@ -215,25 +257,25 @@ class Runner:
             log.warning("%s: power meter unavailable: %s", target.name, exc)
             self._meter_errors[target.name] = str(exc)
 
-    def _run_target(self, config: TargetConfig, cells: list[Cell]) -> None:
-        runnable = [c for c in cells if c.applicable]
+    def _run_target(self, config: TargetConfig, jobs: list[Job]) -> None:
         try:
-            target, facts, paths = self._open(config)
+            target, facts, paths = self._open(config, jobs)
         except BenchyError as exc:
             if self._stop.is_set():
                 return
-            self.plan.target_failed = True
+            self._target_failed()
             log.error("target %s failed: %s", config.name, exc)
-            for cell in cells:
+            for side, cell in jobs:
                 failed = {**base_row(cell), "error": f"target failed: {exc}"}
-                self._record(cell, failed if cell.applicable else base_row(cell), config)
+                side._record(cell, failed if cell.applicable else base_row(cell), config)
             return
         # Every row of an emulated device says so, whatever became of the cell.
         self._emulated[config.name] = bool(facts.get("emulated"))
-        for cell in cells:
+        for side, cell in jobs:
             if not cell.applicable:
-                self._record(cell, base_row(cell), config)
+                side._record(cell, base_row(cell), config)
         try:
+            runnable = [(side, cell) for side, cell in jobs if cell.applicable]
             self._rounds(target, config, runnable, paths, facts)
         finally:
             target.close()
@@ -245,36 +287,37 @@ class Runner:
         self,
         target: Target,
         config: TargetConfig,
-        cells: list[Cell],
+        jobs: list[Job],
         paths: dict[Path, str],
         facts: dict[str, Any],
     ) -> None:
         reps = self.plan.measure.repetitions
-        results: dict[Cell, list[dict[str, Any]]] = {c: [] for c in cells}
-        wall: dict[Cell, float] = dict.fromkeys(cells, 0.0)
-        open_cells = list(cells)
+        results: dict[Job, list[dict[str, Any]]] = {j: [] for j in jobs}
+        wall: dict[Job, float] = dict.fromkeys(jobs, 0.0)
+        open_jobs = list(jobs)
         for rep in range(reps):
-            for cell in list(open_cells):
+            for job in list(open_jobs):
+                side, cell = job
                 if self._stop.is_set():
                     return
                 self.events.cell_started(cell)
                 t0 = time.perf_counter()
-                result, lost = self._run_once(target, cell, paths, rep)
-                wall[cell] += time.perf_counter() - t0
+                result, lost = side._run_once(target, cell, paths, rep)
+                wall[job] += time.perf_counter() - t0
                 if self._stop.is_set():
                     return  # the worker was killed under this cell: it did not finish
                 if result.get("status") != "ok":
-                    open_cells.remove(cell)
-                    self._record(cell, _failure_row(cell, result), config)
-                if lost is not None and not self._reconnect(target, config, open_cells):
+                    open_jobs.remove(job)
+                    side._record(cell, _failure_row(cell, result), config)
+                if lost is not None and not self._reconnect(target, config, open_jobs):
                     return
                 if result.get("status") != "ok":
                     continue
-                results[cell].append(result)
+                results[job].append(result)
                 if rep == reps - 1:
-                    open_cells.remove(cell)
-                    row = self._fill(base_row(cell), cell, results.pop(cell), wall[cell], facts)
-                    self._record(cell, row, config)
+                    open_jobs.remove(job)
+                    row = side._fill(base_row(cell), cell, results.pop(job), wall[job], facts)
+                    side._record(cell, row, config)
 
     def _run_once(
         self, target: Target, cell: Cell, paths: dict[Path, str], rep: int
@@ -299,7 +342,7 @@ class Runner:
         except TargetError as exc:
             return {"status": "error", "error": str(exc)}, exc
 
-    def _reconnect(self, target: Target, config: TargetConfig, remaining: list[Cell]) -> bool:
+    def _reconnect(self, target: Target, config: TargetConfig, remaining: list[Job]) -> bool:
         """After a lost worker or connection, try once to get the target back. If that fails,
         the remaining cells are recorded with the reason and the target is given up."""
         try:
@@ -308,10 +351,10 @@ class Runner:
         except BenchyError as exc:
             if self._stop.is_set():
                 return False
-            self.plan.target_failed = True
+            self._target_failed()
             log.error("target %s lost: %s", config.name, exc)
-            for cell in remaining:
-                self._record(cell, {**base_row(cell), "error": f"target lost: {exc}"}, config)
+            for side, cell in remaining:
+                side._record(cell, {**base_row(cell), "error": f"target lost: {exc}"}, config)
             return False
 
     def _datasets(self) -> set[Path]:
