@@ -14,7 +14,7 @@ from rich.markup import escape
 from benchy import __version__, gate
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
 from benchy.compare import compare_runs
-from benchy.config import Suite, TargetConfig, load_suite, load_target
+from benchy.config import Measure, Suite, TargetConfig, load_suite, load_target
 from benchy.errors import UsageError
 from benchy.matrix import Cell, expand
 from benchy.report.comparison import print_comparison
@@ -84,6 +84,46 @@ def _print_matrix(console: Console, cells: list[Cell]) -> None:
     console.print(table)
 
 
+def matrix(suite: Suite, targets: list[TargetConfig]) -> list[Cell]:
+    """The suite's cells on these targets, with what each target refuses listed n/a."""
+    by_name = {t.name: t for t in targets}
+
+    def refuses(target: str, model: str, variant: str, runtime: str) -> str | None:
+        cfg = by_name[target]
+        return TARGET_KINDS[cfg.kind].refuses(cfg.options, model, variant, runtime)
+
+    return expand(suite, [t.name for t in targets], refuses)
+
+
+def new_store(out: Path, suite: Suite, suite_file: Path, measure: Measure, quick: bool) -> RunStore:
+    """A run directory with its manifest: what ran, on what, with which files."""
+    models = {
+        f"{m.name}/{v}": sha256_file(p)
+        for m in suite.models.values()
+        for v, p in m.variants.items()
+    }
+    datasets = {
+        str(m.dataset.name): sha256_file(m.dataset) for m in suite.models.values() if m.dataset
+    }
+    return RunStore(
+        out,
+        {
+            "benchy_version": __version__,
+            "git_commit": git_commit(Path.cwd()),
+            "suite": suite.name,
+            "suite_file": str(suite_file),
+            "suite_sha256": sha256_file(suite_file),
+            "models_sha256": models,
+            "datasets_sha256": datasets,
+            "quick": quick,
+            "measure": measure.payload(),
+            "gate": suite.gate.payload(),
+            "argv": sys.argv,
+            "started": utc_now(),
+        },
+    )
+
+
 def _baseline(
     args: argparse.Namespace, suite: Suite, names: list[str], out: Path
 ) -> StoredRun | None:
@@ -104,43 +144,14 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if len(set(names)) != len(names):
         raise UsageError(f"target names repeat: {', '.join(names)}")
     by_name = {t.name: t for t in targets}
-
-    def refuses(target: str, model: str, variant: str, runtime: str) -> str | None:
-        cfg = by_name[target]
-        return TARGET_KINDS[cfg.kind].refuses(cfg.options, model, variant, runtime)
-
-    cells = expand(suite, names, refuses)
+    cells = matrix(suite, targets)
     if args.dry_run:
         _print_matrix(console, cells)
         return gate.EXIT_PASS
     measure = suite.quick if args.quick else suite.measure
     out = args.out or new_run_dir(args.results, suite.name)
     baseline = _baseline(args, suite, names, out)
-    models = {
-        f"{m.name}/{v}": sha256_file(p)
-        for m in suite.models.values()
-        for v, p in m.variants.items()
-    }
-    datasets = {
-        str(m.dataset.name): sha256_file(m.dataset) for m in suite.models.values() if m.dataset
-    }
-    store = RunStore(
-        out,
-        {
-            "benchy_version": __version__,
-            "git_commit": git_commit(Path.cwd()),
-            "suite": suite.name,
-            "suite_file": str(args.suite),
-            "suite_sha256": sha256_file(args.suite),
-            "models_sha256": models,
-            "datasets_sha256": datasets,
-            "quick": args.quick,
-            "measure": measure.payload(),
-            "gate": suite.gate.payload(),
-            "argv": sys.argv,
-            "started": utc_now(),
-        },
-    )
+    store = new_store(out, suite, args.suite, measure, args.quick)
     plan = Plan(suite, measure, targets, cells)
     log.info(
         "%d cells (%d not applicable) → %s", len(cells), sum(not c.applicable for c in cells), out

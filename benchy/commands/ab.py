@@ -1,0 +1,102 @@
+"""`benchy ab BASE_SUITE NEW_SUITE`: measure a baseline and a candidate in one job, interleaved,
+and judge the candidate against the baseline.
+
+Each cell of the candidate runs right after the matching cell of the baseline (same target,
+model, variant, runtime, delegate, threads), repetition after repetition, so machine drift hits
+both sides alike. Both sides use the candidate suite's measurement settings. The two runs are
+stored side by side (`base/`, `candidate/`) and compared exactly as `benchy compare` would.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from benchy import gate
+from benchy.commands.common import add_gate_arguments, publish, reports_wanted
+from benchy.commands.run import _targets, matrix, new_store
+from benchy.compare import compare_runs
+from benchy.config import load_suite
+from benchy.errors import UsageError
+from benchy.report.comparison import print_comparison
+from benchy.report.terminal import LiveProgress, records
+from benchy.runner import Plan, Runner
+from benchy.runs import StoredRun
+from benchy.store import new_run_dir
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("ab", help="measure a baseline and a candidate interleaved, then gate",
+                       description=__doc__)  # fmt: skip
+    p.add_argument("base", type=Path, metavar="BASE_SUITE", help="the baseline suite file")
+    p.add_argument("new", type=Path, metavar="NEW_SUITE", help="the candidate suite file")
+    p.add_argument(
+        "--target",
+        action="append",
+        metavar="NAME_OR_PATH",
+        help="run on this target instead of the candidate suite's list (repeatable)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="folder for base/ and candidate/ (default results/<suite>-ab/<UTC time>-<id>)",
+    )
+    p.add_argument("--results", type=Path, default=Path("results"), help="base folder for results")
+    p.add_argument("--quick", action="store_true", help="few samples: for CI smoke runs")
+    add_gate_arguments(p)
+    p.set_defaults(func=cmd_ab)  # fmt: skip
+
+
+def cmd_ab(args: argparse.Namespace, console: Console) -> int:
+    base_suite, new_suite = load_suite(args.base), load_suite(args.new)
+    targets = _targets(args.new, args.target, new_suite.targets)
+    names = [t.name for t in targets]
+    if len(set(names)) != len(names):
+        raise UsageError(f"target names repeat: {', '.join(names)}")
+    measure = new_suite.quick if args.quick else new_suite.measure
+    out = args.out or new_run_dir(args.results, f"{new_suite.name}-ab")
+    sides = (("base", base_suite, args.base), ("candidate", new_suite, args.new))
+    stores = {
+        side: new_store(out / side, suite, path, measure, args.quick) for side, suite, path in sides
+    }
+    base_plan = Plan(base_suite, measure, targets, matrix(base_suite, targets))
+    new_plan = Plan(new_suite, measure, targets, matrix(new_suite, targets))
+    partner = Runner(new_plan, stores["candidate"])
+    try:
+        with (
+            LiveProgress(console, base_plan.cells + new_plan.cells) as progress,
+            gate.budget_confidence(new_suite.gate.confidence),
+        ):
+            Runner(base_plan, stores["base"], progress, partners=[partner]).run()
+    except KeyboardInterrupt:
+        for store in stores.values():
+            store.finish(status="interrupted", exit_code=gate.EXIT_INTERRUPTED)
+        console.print(f"[yellow]interrupted[/]: finished cells kept in {out}")
+        return gate.EXIT_INTERRUPTED
+    failed = base_plan.target_failed or new_plan.target_failed
+    for store in stores.values():
+        code = gate.exit_code(store.rows, failed)
+        store.finish(status="finished", exit_code=code, verdict=gate.run_verdict(code, store.rows))
+    comparison = compare_runs(
+        StoredRun.load(out / "base"), StoredRun.load(out / "candidate"), new_suite.gate
+    )
+    print_comparison(console, comparison)
+    verdicts = comparison.verdicts()
+    inconclusive = args.inconclusive or new_suite.gate.inconclusive
+    rows = stores["candidate"].rows
+    # Budgets are `benchy run`'s question; ab asks whether the candidate is worse than the base.
+    code = gate.exit_code([r for r in rows if r["verdict"] == "error"], failed, verdicts,
+                          inconclusive)  # fmt: skip
+    verdict = gate.run_verdict(code, [], verdicts)
+    stores["candidate"].annotate(
+        ab_exit_code=code, ab_verdict=verdict, comparison=comparison.summary()
+    )
+    if reports_wanted(args):
+        publish(console, args, suite=new_suite.name, manifest=stores["candidate"].manifest,
+                run_dir=out / "candidate", rows=records(StoredRun.load(out / "candidate").cells),
+                checks={}, comparison=comparison, code=code, verdict=verdict)  # fmt: skip
+    console.print(f"results: {out}  verdict: [bold]{verdict}[/] (exit {code})")
+    return code

@@ -1,0 +1,51 @@
+"""`benchy ab`: baseline and candidate measured in one job, interleaved, then compared."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from benchy.cli import main
+
+BODY = """
+[matrix]
+runtimes = ["tflite"]
+[models.cnn.variants]
+fp32 = "@MODELS@/{model}"
+"""
+MEASURE = "[measure]\nwarmup_runs = 20\nmin_runs = 200\nmin_seconds = 0.1\nrepetitions = 6\n"
+
+
+def ab(make_suite, local_target: Path, tmp_path: Path, base: str, new: str) -> tuple[int, Path]:  # type: ignore[no-untyped-def]
+    a = make_suite(BODY.format(model=base), name="base.toml", measure=MEASURE)
+    b = make_suite(BODY.format(model=new), name="new.toml", measure=MEASURE)
+    out = tmp_path / "ab"
+    junit = tmp_path / "junit.xml"
+    code = main(["ab", str(a), str(b), "--target", str(local_target), "--out", str(out),
+                 "--junit", str(junit)])  # fmt: skip
+    return code, out
+
+
+def test_a_really_slower_candidate_is_regressed(
+    make_suite, local_target: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    # The "candidate" is the LSTM (~30× slower than the CNN) under the same cell identity.
+    code, out = ab(make_suite, local_target, tmp_path, "cnn_fp32.tflite", "lstm_fp32.tflite")
+    assert code == 1
+    manifest = json.loads((out / "candidate" / "run.json").read_text())
+    assert manifest["ab_verdict"] == "regressed"
+    base = pd.read_parquet(out / "base" / "samples.parquet")
+    new = pd.read_parquet(out / "candidate" / "samples.parquet")
+    assert set(base.repetition) == set(new.repetition) == set(range(6))
+    assert "<failure" in (tmp_path / "junit.xml").read_text()
+
+
+def test_the_same_model_on_both_sides_is_not_regressed(
+    make_suite, local_target: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    code, out = ab(make_suite, local_target, tmp_path, "cnn_fp32.tflite", "cnn_fp32.tflite")
+    manifest = json.loads((out / "candidate" / "run.json").read_text())
+    assert manifest["ab_verdict"] != "regressed"
+    assert code in (0, 4)  # pass, or inconclusive when the shift's CI straddles the threshold
