@@ -169,6 +169,14 @@ def study(pools: list[Pool], r: int, pairs: int, seed: int, gate: Gate) -> dict[
     }
 
 
+def _value(text: str) -> object:
+    """A --gate value as TOML would give it: a number, true/false, a list, else a string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--runs", nargs="*", type=Path, help="reuse these stored pool runs")
@@ -178,12 +186,19 @@ def main() -> None:
     p.add_argument("--pairs", type=int, default=400, help="pairs per R (400)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", type=Path, help="also write the figures here")
+    p.add_argument(
+        "--gate",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a [gate] setting other than the default, e.g. unstable_cv_pct=5 (repeatable)",
+    )
     args = p.parse_args()
     t0 = time.perf_counter()
     dirs = args.runs or measure(args.measure_runs, args.pool, Path(tempfile.mkdtemp()))
     pools = [load(d) for d in dirs]
     measured = time.perf_counter() - t0
-    gate = Gate()
+    gate = Gate.from_payload({k: _value(v) for k, v in (i.split("=", 1) for i in args.gate)})
     print(f"{len(pools)} runs; default gate: {json.dumps(gate.payload())}")
     print(
         f"{'R':>3} {'pairs':>5} {'FP':>4} {'FP rate':>8} {'≤ (95%)':>8} {'per test':>9} "

@@ -1,5 +1,5 @@
-"""Command line: parsing and exit codes only. Exit codes: 0 pass, 1 budget failed,
-2 usage/config error, 3 a cell errored or a target failed, 130 interrupted."""
+"""Command line: parsing and exit codes only. Exit codes: 0 pass, 1 budget failed or regressed,
+2 usage/config error, 3 a cell errored or a target failed, 4 inconclusive, 130 interrupted."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="benchy",
         description="Benchmark edge ML models on real targets against latency, memory and "
         "accuracy budgets.",
-        epilog="Exit codes: 0 all budgets held, 1 a budget failed, 2 usage or config error, "
-        "3 a cell errored or a target failed, 130 interrupted.",
+        epilog="Exit codes: 0 all budgets held and nothing regressed, 1 a budget failed or a "
+        "regression was found, 2 usage or config error, 3 a cell errored or a target failed, "
+        "4 inconclusive (--inconclusive=pass makes it 0), 130 interrupted.",
     )
     p.add_argument("--version", action="version", version=f"benchy {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")

@@ -10,8 +10,7 @@ are point values (they do not scatter like latency).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,20 +25,7 @@ EXIT_INTERRUPTED = 130
 FAILED_STATUSES = ("error", "crashed", "timeout")
 LATENCY_QUANTILES = {"latency_p50_ms": 0.5, "latency_p90_ms": 0.9, "latency_p99_ms": 0.99}
 
-_confidence = [0.99]  # set per run by `budget_confidence`; read by `judge`
-
-
-@contextmanager
-def budget_confidence(confidence: float) -> Iterator[None]:
-    """Judge budgets at this confidence inside the block (the suite's [gate].confidence).
-
-    The runner calls `judge(row, budgets)`; this is how the suite's setting reaches it."""
-    old = _confidence[0]
-    _confidence[0] = confidence
-    try:
-        yield
-    finally:
-        _confidence[0] = old
+DEFAULT_CONFIDENCE = 0.99
 
 
 @dataclass(frozen=True)
@@ -144,13 +130,12 @@ def check(
 
 
 def judge(
-    row: dict[str, Any], budgets: dict[str, float], confidence: float | None = None
+    row: dict[str, Any], budgets: dict[str, float], confidence: float = DEFAULT_CONFIDENCE
 ) -> Verdict:
     status = row["status"]
     if status != "ok":
         verdict = "error" if status in FAILED_STATUSES else status
         return Verdict(verdict, [], [], None, None)
-    confidence = _confidence[0] if confidence is None else confidence
     latency = _latency(row)
     checks = [check(name, limit, row, latency, confidence) for name, limit in budgets.items()]
     tightest, headroom = None, math.inf

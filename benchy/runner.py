@@ -520,7 +520,7 @@ class Runner:
         if settings is not None and row.get("status") == "ok":
             row.update(energy.battery_life(settings, row))
         budgets = self.plan.suite.budgets_for(cell.model, cell.target, config.budgets)
-        v = gate.judge(row, budgets)
+        v = gate.judge(row, budgets, self.plan.suite.gate.confidence)
         row.update(
             verdict=v.verdict,
             failed_budgets="; ".join(v.failed),

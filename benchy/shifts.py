@@ -170,12 +170,16 @@ def _prepare(s: Sample, drift: float, gate: Gate) -> _Test:
     )
     cv_base, cv_new = cv(np.exp(s.x)), cv(np.exp(s.y))
     scatter = max((c for c in (cv_base, cv_new) if not math.isnan(c)), default=0.0)
+    note = ""
     if scatter * 100 > gate.unstable_cv_pct:
-        note = (
-            f"repetitions scatter: CV {cv_base:.0%} base, {cv_new:.0%} new "
-            f"> {gate.unstable_cv_pct:g}%; not gated"
-        )
-        return _Test(s, with_(result, verdict="unstable", note=note))
+        note = f"CV {cv_base:.0%} base, {cv_new:.0%} new > {gate.unstable_cv_pct:g}%"
+        # Scatter hides shifts up to its own size, not one that moved every repetition past
+        # every other by more than δ: that is judged (a 30× slowdown is never just "unstable").
+        apart = max(y.min() - s.x.max(), s.x.min() - y.max())
+        if apart <= math.log1p(d):
+            return _Test(s, with_(result, verdict="unstable", note=f"{note}: not gated"))
+        note += ", but every repetition moved past every other by more than δ"
+        result = with_(result, note=note)
     if not math.isfinite(hl.low):
         note = (
             f"{len(s.x)} vs {len(y)} repetitions are too few for a {gate.confidence:.0%} CI "
@@ -210,6 +214,7 @@ def _decide(t: _Test, rejected: bool, family: int) -> Result:
             note = f"clears δ alone, not after Holm over {family} tests"
     else:
         verdict = "unchanged"
+    note = "; ".join(filter(None, [r.note, note]))
     return with_(r, verdict=verdict, note=note, p=min(t.p_up, t.p_down))
 
 

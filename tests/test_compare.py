@@ -42,8 +42,10 @@ CASES = {
     "unchanged": (list(reversed(BASE)), "ok", "unchanged", 0),
     # +5% with ±3% scatter: the CI reaches both sides of δ = 5%.
     "inconclusive": ([m * 1.05 for m in medians(0.100, spread=0.06)], "ok", "inconclusive", 4),
-    # Half the processes 30% slower than the others: robust CV > 10%, reported, not gated.
+    # Half the processes 30% slower than the others: CV > 5%, reported, not gated.
     "unstable": ([0.10, 0.13] * 5, "ok", "unstable", 0),
+    # Scattered too, but every repetition 2× slower than every baseline one: judged.
+    "unstable but far": ([0.20, 0.26] * 5, "ok", "regressed", 1),
     "crashed": (None, "crashed", "error", 3),
 }
 
@@ -258,3 +260,54 @@ def test_history_lists_runs_verdicts_and_the_p50_trend(
     assert "+50.0%" in out  # last vs first
     assert "▁▁█" in out
     assert main(["history", "nothing", "--results", str(tmp_path / "results")]) == 2
+
+
+def eight_cells(factor: float = 1.0, slow: str | None = None, extra: float = 1.0) -> dict:  # type: ignore[type-arg]
+    cells = {}
+    for i in range(8):
+        name = f"v{i}"
+        f = factor * (extra if name == slow else 1.0)
+        cells[name] = (cell_row(name), [m * f for m in BASE])
+    return cells
+
+
+def test_a_machine_drift_moves_every_cell_and_is_taken_out(tmp_path: Path) -> None:
+    base = write_run(tmp_path / "base", eight_cells())
+    new = write_run(tmp_path / "new", eight_cells(1.07))  # the whole machine 7% slower
+    c = compare_runs(StoredRun.load(base), StoredRun.load(new), Gate())
+    drift = next(r for r in c.results if r.cell["model"] == "all cells" and r.metric == "p50")
+    assert drift.verdict == "drift"
+    assert drift.shift == pytest.approx(0.07, abs=1e-4)
+    cells = [r for r in c.results if r.metric == "p50" and r.cell["model"] == "cnn"]
+    assert {r.verdict for r in cells} == {"unchanged"}
+    assert all(r.raw == pytest.approx(0.07, abs=1e-4) for r in cells)
+    assert main(["compare", str(base), str(new)]) == 0
+
+
+def test_one_cell_slower_than_the_drift_is_regressed(tmp_path: Path) -> None:
+    base = write_run(tmp_path / "base", eight_cells())
+    new = write_run(tmp_path / "new", eight_cells(1.07, slow="v3", extra=1.12))
+    c = compare_runs(StoredRun.load(base), StoredRun.load(new), Gate())
+    got = {r.cell["variant"]: r for r in c.results if r.metric == "p50" and r.cell["runtime"]}
+    assert got["v3"].verdict == "regressed"
+    assert got["v3"].shift == pytest.approx(0.12, abs=0.005)
+    assert {got[v].verdict for v in got if v != "v3"} == {"unchanged"}
+
+
+def test_a_drift_with_a_runtime_change_cannot_be_told_apart(tmp_path: Path) -> None:
+    base = write_run(tmp_path / "base", eight_cells())
+    facts = {**FACTS, "runtimes": {"tflite": {**FACTS["runtimes"]["tflite"], "version": "2.4"}}}
+    new = write_run(tmp_path / "new", eight_cells(1.07), facts=facts)
+    c = compare_runs(StoredRun.load(base), StoredRun.load(new), Gate())
+    drift = next(r for r in c.results if r.cell["model"] == "all cells" and r.metric == "p50")
+    assert drift.verdict == "inconclusive"
+    assert "tflite version changed too" in drift.note
+    assert main(["compare", str(base), str(new)]) == 4
+
+
+def test_drift_correction_can_be_switched_off(tmp_path: Path) -> None:
+    base = write_run(tmp_path / "base", eight_cells())
+    new = write_run(tmp_path / "new", eight_cells(1.07))
+    c = compare_runs(StoredRun.load(base), StoredRun.load(new), Gate(drift_correction=False))
+    cells = [r for r in c.results if r.metric == "p50"]
+    assert {r.verdict for r in cells} == {"regressed"}

@@ -66,10 +66,7 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
     new_plan = Plan(new_suite, measure, targets, matrix(new_suite, targets))
     partner = Runner(new_plan, stores["candidate"])
     try:
-        with (
-            LiveProgress(console, base_plan.cells + new_plan.cells) as progress,
-            gate.budget_confidence(new_suite.gate.confidence),
-        ):
+        with LiveProgress(console, base_plan.cells + new_plan.cells) as progress:
             Runner(base_plan, stores["base"], progress, partners=[partner]).run()
     except KeyboardInterrupt:
         for store in stores.values():

@@ -157,10 +157,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         "%d cells (%d not applicable) → %s", len(cells), sum(not c.applicable for c in cells), out
     )
     try:
-        with (
-            LiveProgress(console, cells) as progress,
-            gate.budget_confidence(suite.gate.confidence),
-        ):
+        with LiveProgress(console, cells) as progress:
             rows = Runner(plan, store, progress).run()
     except KeyboardInterrupt:
         store.finish(status="interrupted", exit_code=gate.EXIT_INTERRUPTED)

@@ -39,6 +39,12 @@ class Case:
     detail: str = ""
     kind: str = ""  # budget | regression | crash | ""
     seconds: float = 0.0
+    verdict: str = ""  # the comparison verdict or budget outcome behind the case
+
+    @property
+    def needs_attention(self) -> bool:
+        """Failures, crashes and open questions; not what is merely unjudged or unstable."""
+        return self.outcome in ("failure", "error") or self.verdict == "inconclusive"
 
     @property
     def target(self) -> str:
@@ -102,6 +108,7 @@ def _cell_cases(
             CHECK_OUTCOME.get(c.outcome, "passed"),
             c.message(),
             kind="budget",
+            verdict=c.outcome,
         )
         for c in checks
     ]
@@ -118,4 +125,4 @@ def _result_case(r: Result) -> Case:
     outcome = RESULT_OUTCOME.get(r.verdict, "skipped")
     message = f"{r.verdict}: {r.message()}"
     name = "vs baseline" if r.metric == "cell" else f"vs baseline {r.metric}"
-    return Case(r.cell, name, outcome, message, "\n".join(detail), "regression")
+    return Case(r.cell, name, outcome, message, "\n".join(detail), "regression", verdict=r.verdict)

@@ -25,6 +25,7 @@ STYLE = {
     "drift": "blue",
 }
 ORDER = list(VERDICTS)
+QUIET = ("unchanged", "unchecked", "unstable")  # counted, listed only with show_all
 
 
 def value_text(result: Result, value: float | None) -> str:
@@ -68,7 +69,7 @@ def sort_key(result: Result) -> tuple[int, float]:
 def results_table(comparison: Comparison, show_all: bool = False) -> Table:
     rows = sorted(comparison.results, key=sort_key)
     if not show_all:
-        rows = [r for r in rows if r.verdict not in ("unchanged", "unchecked")]
+        rows = [r for r in rows if r.verdict not in QUIET]
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
     many = len({r.cell["target"] for r in comparison.results}) > 1
     heads = (["target"] if many else []) + ["model", "variant", "runtime ×threads", "metric"]
@@ -120,4 +121,10 @@ def print_comparison(console: Console, comparison: Comparison, show_all: bool = 
     table = results_table(comparison, show_all)
     if table.row_count:
         console.print(table)
+    quiet = [r for r in comparison.results if r.verdict in QUIET]
+    if quiet and not show_all:
+        console.print(
+            f"[dim]{len(quiet)} unchanged, unstable or unchecked results not listed "
+            "(`benchy compare --all` lists them, and so do --junit and --markdown)[/]"
+        )
     console.print(f"comparison: {counts_line(comparison)}")

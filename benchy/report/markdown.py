@@ -42,7 +42,7 @@ def summary(
     if comparison is not None:
         verdicts = ", ".join(f"{v} {n}" for v, n in sorted(comparison.counts().items()))
         lines += ["", f"Comparison verdicts: {verdicts or 'none'}."]
-    worst = [c for c in cases if c.outcome in ATTENTION]
+    worst = [c for c in cases if c.needs_attention]
     worst.sort(key=lambda c: ATTENTION.index(c.outcome))
     if worst:
         lines += ["", "### Needs attention", "", "| cell | check | result |", "| --- | --- | --- |"]
@@ -51,6 +51,10 @@ def summary(
         lines += ["", "### What differs between the two runs", ""]
         diffs = [f"- {_cell(d.text())}" for d in comparison.differences]
         lines += diffs or ["- nothing benchy records, apart from the time"]
+    quiet = len([c for c in cases if c.outcome == "skipped" and not c.needs_attention])
+    if quiet:
+        lines += ["", f"{quiet} checks were not judged (unstable, unchecked or unavailable): "
+                  "see the full list."]  # fmt: skip
     lines += ["", f"<details><summary>All {len(cases)} checks</summary>", ""]
     lines += ["| cell | check | outcome | result |", "| --- | --- | --- | --- |"]
     lines += [f"| {_cell(c.title)} | {c.name} | {c.outcome} | {_cell(c.message)} |" for c in cases]
