@@ -8,6 +8,7 @@ nothing else (cells run in forked children whose fds 1 and 2 go to a log file); 
 
     {"op": "facts"}                      -> {"ok": true, "facts": {...}}
     {"op": "cell", "cell": {...}}        -> {"ok": true, "result": {...}}
+    {"op": "power", "power": {...}}      -> {"ok": true, "source": ..., "reason": null | "..."}
     {"op": "quit"}                       -> (exits)
 
 `serve` preloads numpy and the runtimes once, then forks a fresh child per cell: each cell gets a
@@ -778,6 +779,10 @@ class PowerSampler:
             self.error = "reading stopped: %s" % exc
             self.source = None
 
+    def available(self):
+        """None when the source can be read here, else why not."""
+        return self.error
+
     def result(self):
         label = self.source.label if self.source is not None else None
         return {
@@ -915,6 +920,10 @@ def serve(stdin, stdout):
                 reply = {"ok": True, "protocol": PROTOCOL_VERSION, "runtimes": availability}
             elif op == "cell":
                 reply = {"ok": True, "result": run_isolated(request["cell"])}
+            elif op == "power":
+                sampler = PowerSampler(request["power"])
+                label = sampler.source.label if sampler.source is not None else None
+                reply = {"ok": True, "source": label, "reason": sampler.available()}
             else:
                 reply = {"ok": False, "error": "unknown op %r" % op}
         except Exception as exc:  # a bad request must not take the server down

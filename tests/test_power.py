@@ -282,3 +282,15 @@ def test_battery_life_and_energy_budgets_in_a_run(sysfs: Path, make_suite, tmp_p
     )
     manifest = json.loads((tmp_path / "out" / "run.json").read_text())
     assert manifest["exit_code"] == 1
+
+
+def test_targets_check_says_whether_the_power_source_can_be_read(  # type: ignore[no-untyped-def]
+    sysfs: Path, tmp_path: Path, capsys
+) -> None:
+    target = tmp_path / "t.toml"
+    target.write_text('kind = "local"\n[power]\nsource = "rapl"\n')
+    assert main(["targets", "check", str(target)]) == 0
+    assert "unavailable: no powercap interface" in capsys.readouterr().out
+    Rapl(sysfs, lambda: 1.0, max_range_uj=2**32)
+    assert main(["targets", "check", str(target)]) == 0
+    assert "rapl:package-0 readable" in capsys.readouterr().out

@@ -381,3 +381,23 @@ onnx = "@MODELS@/cnn_fp32.onnx"
     assert cells.loc["full_int8", "tightest_budget"] == "tflm_arena_kb"
     assert "hybrid" in cells.loc["dynamic_int8", "tflm_arena_note"]
     assert pd.isna(cells.loc["onnx", "tflm_arena_bytes"])
+
+
+def test_the_worker_parses_as_python_3_9() -> None:
+    """Boards run the worker with their own Python (Raspberry Pi OS Bullseye has 3.9)."""
+    import ast
+
+    tree = ast.parse((ROOT / "benchy" / "worker.py").read_text(), feature_version=(3, 9))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    # stdlib + numpy + the runtimes: nothing a board would have to pip-install for benchy.
+    assert imported - set(sys.stdlib_module_names) == {
+        "numpy",
+        "ai_edge_litert",
+        "tflite_runtime",
+        "onnxruntime",
+    }

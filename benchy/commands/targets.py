@@ -11,8 +11,11 @@ from rich.table import Table
 
 from benchy import gate
 from benchy.config import load_target
-from benchy.errors import BenchyError
+from benchy.errors import BenchyError, TargetError
+from benchy.power import PowerConfig
+from benchy.ppk2 import HOST_METERS
 from benchy.targets import TARGET_KINDS
+from benchy.targets.base import Target
 
 FACTS = ("board", "cpu_model", "cores", "cpu_max_mhz", "governor", "ram_mb", "os", "kernel",
          "machine", "python", "numpy", "temp_c", "throttled", "ssh", "workdir")  # fmt: skip
@@ -56,9 +59,12 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
     cfg = load_target(args.target)
     target = TARGET_KINDS[cfg.kind](cfg.name, cfg.options)
+    power: PowerConfig | None = getattr(cfg.options, "power", None)
     try:
         target.open()
         facts = target.facts()
+        if power is not None:
+            facts["power"] = _power(target, power)
     finally:
         target.close()
     table = Table("fact", "value", title=f"{cfg.name} ({cfg.kind})", header_style="bold")
@@ -72,6 +78,16 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     return _runtimes(
         console, facts.get("runtimes") or {}, getattr(cfg.options, "python", "python3")
     )
+
+
+def _power(target: Target, power: PowerConfig) -> str:
+    if power.on_device:
+        return target.power_check(power.payload())
+    try:
+        HOST_METERS[power.source](power).close()
+    except TargetError as exc:
+        return f"unavailable: {exc}"
+    return f"{power.source} on the host: readable"
 
 
 def _runtimes(console: Console, runtimes: dict[str, Any], python: str) -> int:

@@ -92,6 +92,10 @@ class Target(ABC):
         `collect_outputs`), and `extra` (target-specific columns merged into the cell row).
         Anything not measured is absent or None — never estimated."""
 
+    def power_check(self, spec: dict[str, Any]) -> str:
+        """Can this device-side power source be read here? "<source> readable" or the reason."""
+        return "unavailable: this target has no device-side power sources"
+
     def clean(self) -> str:
         """Remove benchy's files from the device; say what was done."""
         return f"{self.name}: benchy keeps no files on this target"
@@ -99,6 +103,16 @@ class Target(ABC):
     @abstractmethod
     def close(self) -> None:
         """Stop the worker and release the device."""
+
+
+def worker_power_check(channel: WorkerChannel | None, spec: dict[str, Any]) -> str:
+    """Ask a running worker whether it can read a power source."""
+    if channel is None:
+        return "unavailable: not connected"
+    reply = channel.request({"op": "power", "power": spec}, 30.0)
+    if reply.get("reason"):
+        return f"unavailable: {reply['reason']}"
+    return f"{reply.get('source')} readable"
 
 
 class WorkerChannel:

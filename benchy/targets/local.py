@@ -11,7 +11,14 @@ from typing import Any
 from benchy.errors import CellTimeout, TargetError
 from benchy.power import PowerConfig
 from benchy.targets import register
-from benchy.targets.base import COOLDOWN_KEYS, WORKER_FILE, Cooldown, Target, WorkerChannel
+from benchy.targets.base import (
+    COOLDOWN_KEYS,
+    WORKER_FILE,
+    Cooldown,
+    Target,
+    WorkerChannel,
+    worker_power_check,
+)
 from benchy.tomltable import Table
 
 START_TIMEOUT_S = 60.0
@@ -70,6 +77,9 @@ class LocalTarget(Target):
 
     def prepare(self, files: list[Path]) -> dict[Path, str]:
         return {f: str(f.resolve()) for f in files}
+
+    def power_check(self, spec: dict[str, Any]) -> str:
+        return worker_power_check(self.channel, spec)
 
     def run_cell(self, cell: dict[str, Any], timeout: float) -> dict[str, Any]:
         channel = self.channel or self._start()

@@ -20,7 +20,14 @@ from benchy.errors import CellTimeout, TargetError
 from benchy.power import PowerConfig
 from benchy.store import sha256_file
 from benchy.targets import register
-from benchy.targets.base import COOLDOWN_KEYS, WORKER_FILE, Cooldown, Target, WorkerChannel
+from benchy.targets.base import (
+    COOLDOWN_KEYS,
+    WORKER_FILE,
+    Cooldown,
+    Target,
+    WorkerChannel,
+    worker_power_check,
+)
 from benchy.tomltable import Table
 
 log = logging.getLogger(__name__)
@@ -243,6 +250,9 @@ class SshTarget(Target):
         facts: dict[str, Any] = self.channel.request({"op": "facts"}, START_TIMEOUT_S)["facts"]
         facts.update(emulated=False, ssh=self.opts.where, workdir=self.workdir)
         return facts
+
+    def power_check(self, spec: dict[str, Any]) -> str:
+        return worker_power_check(self.channel, spec)
 
     def run_cell(self, cell: dict[str, Any], timeout: float) -> dict[str, Any]:
         if self.channel is None:
