@@ -14,9 +14,8 @@ import numpy as np
 
 from benchy.config import Gate
 from benchy.metrics import CLASSIFICATION
-from benchy.shifts import Drift, drift_verdict
-from benchy.store import IDENTITY
-from benchy.verdict import ALL_CELLS, Result
+from benchy.shifts import Drift, applied_drifts, drift_verdict
+from benchy.verdict import Result
 
 MEMORY_COLUMNS = {"peak_memory": "peak_rss_mb", "model_memory": "model_memory_mb"}
 ENERGY_COLUMN = "energy_per_inference_mj"
@@ -91,10 +90,7 @@ def memory_drift_results(
     drifts: dict[tuple[str, str], Drift], gate: Gate, changes: dict[str, list[str]]
 ) -> list[Result]:
     out = []
-    for (target, metric), drift in drifts.items():
-        if not drift.applied:
-            continue
-        cell = {k: "" for k in IDENTITY} | {"target": target, "model": ALL_CELLS}
+    for target, metric, drift, cell in applied_drifts(drifts):
         verdict, note = drift_verdict(
             abs(drift.shift) > gate.memory_mb, drift.cells, changes.get(target, [])
         )

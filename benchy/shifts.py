@@ -14,6 +14,7 @@ worker process), so that what varies from one process to the next is in the inte
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -234,15 +235,30 @@ def drift_verdict(beyond: bool, cells: int, changes: list[str]) -> tuple[str, st
     )
 
 
+def applied_drifts(
+    drifts: dict[tuple[str, str], Drift],
+) -> Iterator[tuple[str, str, Drift, dict[str, str]]]:
+    """(target, metric, drift, the all-cells pseudo cell) for each drift taken out."""
+    for (target, metric), drift in drifts.items():
+        if drift.applied:
+            yield (
+                target,
+                metric,
+                drift,
+                {k: "" for k in IDENTITY}
+                | {
+                    "target": target,
+                    "model": ALL_CELLS,
+                },
+            )
+
+
 def drift_results(
     drifts: dict[tuple[str, str], Drift], gate: Gate, changes: dict[str, list[str]]
 ) -> list[Result]:
     """One result per target and percentile whose drift was taken out."""
     out = []
-    for (target, metric), drift in drifts.items():
-        if not drift.applied:
-            continue
-        cell = {k: "" for k in IDENTITY} | {"target": target, "model": ALL_CELLS}
+    for target, metric, drift, cell in applied_drifts(drifts):
         shift, d = math.expm1(drift.shift), delta(gate, metric)
         verdict, note = drift_verdict(abs(shift) > d, drift.cells, changes.get(target, []))
         out.append(Result(cell, metric, verdict, shift=shift, delta=d, note=note))
