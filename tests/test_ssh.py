@@ -246,3 +246,34 @@ def test_ssh_config_alias_is_honoured(sshd: SshServer, make_suite, tmp_path: Pat
     out = tmp_path / "out"
     assert run(str(make_suite(SUITE)), "--target", str(pi), "--out", str(out)) == 0
     assert set(pd.read_parquet(out / "cells.parquet").query("status != 'n/a'").status) == {"ok"}
+
+
+def test_power_is_sampled_on_the_device(  # type: ignore[no-untyped-def]
+    sshd: SshServer, make_suite, tmp_path: Path
+) -> None:
+    """A device-side source runs in the board's worker: here a recorded RAPL tree, which the
+    board's python sees through BENCHY_SYSFS (set by a wrapper: sshd passes no environment)."""
+    from .fake_power import Rapl
+
+    sysfs = tmp_path / "board-sys"
+    sysfs.mkdir()
+    sensor = Rapl(sysfs, lambda: 3.0, max_range_uj=2**32)
+    python = tmp_path / "board-python"
+    python.write_text(f'#!/bin/sh\nBENCHY_SYSFS="{sysfs}" exec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+    text = sshd.target_toml(python=str(python)) + '[power]\nsource = "rapl"\nidle_s = 0.3\n'
+    pi = write_target(tmp_path / "pi.toml", text)
+    measure = "[measure]\nmin_runs = 10\nmin_seconds = 0.5\nwarmup_seconds = 0\n"
+    body = '[matrix]\nruntimes = ["tflite"]\n'
+    body += '[models.cnn.variants]\nfp32 = "@MODELS@/cnn_fp32.tflite"\n'
+    out = tmp_path / "out"
+    sensor.start()
+    try:
+        assert (
+            run(str(make_suite(body, measure=measure)), "--target", str(pi), "--out", str(out)) == 0
+        )
+    finally:
+        sensor.stop()
+    row = pd.read_parquet(out / "cells.parquet").query("status == 'ok'").iloc[0]
+    assert row.power_source == "rapl:package-0"
+    assert row.active_power_mw == pytest.approx(3000, rel=0.08)
