@@ -10,11 +10,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from benchy.config import Gate
 from benchy.metrics import CLASSIFICATION
-from benchy.shifts import Drift, applied_drifts, drift_verdict
+from benchy.shifts import Drift, applied_drifts, drift_verdict, median_drift
 from benchy.verdict import Result
 
 MEMORY_COLUMNS = {"peak_memory": "peak_rss_mb", "model_memory": "model_memory_mb"}
@@ -54,17 +52,9 @@ def collect(
 def memory_drift(pairs: list[MemoryPair], gate: Gate) -> dict[tuple[str, str], Drift]:
     """Per target and memory figure: the median change (MiB) of the cells whose model did not
     change — the worker's own footprint moves every cell alike from one run to the next."""
-    groups: dict[tuple[str, str], list[float]] = {}
-    for p in pairs:
-        group = groups.setdefault((p.cell["target"], p.metric), [])
-        if not p.model_changed:
-            group.append(p.new - p.base)
-    out = {}
-    for (target, metric), diffs in groups.items():
-        applied = gate.drift_correction and len(diffs) >= gate.drift_min_cells
-        shift = float(np.median(diffs)) if applied else 0.0
-        out[(target, metric)] = Drift(target, metric, shift, len(diffs), applied)
-    return out
+    return median_drift(
+        ((p.cell["target"], p.metric, p.new - p.base, p.model_changed) for p in pairs), gate
+    )
 
 
 def judge_memory(

@@ -14,7 +14,7 @@ worker process), so that what varies from one process to the next is in the inte
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -117,16 +117,26 @@ def collect(
 
 def estimate_drift(samples: list[Sample], gate: Gate) -> dict[tuple[str, str], Drift]:
     """Per target and percentile: the median raw shift of the cells whose model is unchanged."""
+    return median_drift(
+        ((s.cell["target"], s.metric, s.raw, s.model_changed) for s in samples), gate
+    )
+
+
+def median_drift(
+    changes: Iterable[tuple[str, str, float, bool]], gate: Gate
+) -> dict[tuple[str, str], Drift]:
+    """(target, metric, change, model changed?) → per target and metric the median change of
+    the cells whose model did not change, applied when enough such cells exist."""
     groups: dict[tuple[str, str], list[float]] = {}
-    for s in samples:
-        group = groups.setdefault((s.cell["target"], s.metric), [])
-        if not s.model_changed:
-            group.append(s.raw)
+    for target, metric, change, model_changed in changes:
+        group = groups.setdefault((target, metric), [])
+        if not model_changed:
+            group.append(change)
     out = {}
-    for (target, metric), shifts in groups.items():
-        applied = gate.drift_correction and len(shifts) >= gate.drift_min_cells
-        shift = float(np.median(shifts)) if applied else 0.0
-        out[(target, metric)] = Drift(target, metric, shift, len(shifts), applied)
+    for (target, metric), values in groups.items():
+        applied = gate.drift_correction and len(values) >= gate.drift_min_cells
+        shift = float(np.median(values)) if applied else 0.0
+        out[(target, metric)] = Drift(target, metric, shift, len(values), applied)
     return out
 
 
