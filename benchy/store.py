@@ -158,9 +158,14 @@ def cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     # Columns that are None in every row so far must still have a stable type for Parquet.
     for col in df.columns:
         if df[col].isna().all():
-            df[col] = df[col].astype("float64" if col in NUMERIC else "string")
+            numeric = col in NUMERIC or col.endswith(NUMERIC_SUFFIXES)
+            df[col] = df[col].astype("float64" if numeric else "string")
     return df
 
+
+NUMERIC_SUFFIXES = ("_ms", "_mb", "_kb", "_mw", "_mj", "_hz", "_s", "_c", "_pct", "_bytes",
+                    "_hours", "_cycle")  # fmt: skip
+"""Units in a column's name: such a column is a number even before any row has a value."""
 
 NUMERIC = {
     "latency_p50_ms",

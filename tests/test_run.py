@@ -401,3 +401,15 @@ def test_the_worker_parses_as_python_3_9() -> None:
         "tflite_runtime",
         "onnxruntime",
     }
+
+
+def test_a_column_empty_in_every_row_keeps_its_number_type(tmp_path: Path) -> None:
+    """Parquet readers (compare, history) must not see a figure as text because no cell had it."""
+    from benchy.store import cells_frame
+
+    frame = cells_frame([{"active_power_ci_low_mw": None, "tflm_arena_bytes": None, "error": None}])
+    frame.to_parquet(tmp_path / "c.parquet")
+    back = pd.read_parquet(tmp_path / "c.parquet")
+    assert back["active_power_ci_low_mw"].dtype == "float64"
+    assert back["tflm_arena_bytes"].dtype == "float64"
+    assert back["error"].dtype != "float64"
