@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchy.compare import compare_runs
 from benchy.config import Gate
-from benchy.runs import QUANTILES, StoredRun, cell_key
-from benchy.store import IDENTITY
+from benchy.judge.compare import compare_runs
+from benchy.results.read import QUANTILES, StoredRun
+from benchy.results.schema import IDENTITY, CellKey
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "suites" / "wearable.toml"
@@ -95,9 +95,9 @@ def draw(pool: Pool, r: int, rng: np.random.Generator) -> StoredRun:
     return StoredRun(pool.run.dir, pool.run.manifest, pool.run.cells, reps)
 
 
-def slow_down(run: StoredRun, key: tuple[str, ...], factor: float) -> StoredRun:
+def slow_down(run: StoredRun, key: CellKey, factor: float) -> StoredRun:
     reps = run.repetitions().copy()
-    mine = np.array([cell_key(k) == key for k in reps[IDENTITY].itertuples(index=False)])
+    mine = np.array([CellKey(*k) == key for k in reps[list(IDENTITY)].itertuples(index=False)])
     for q in QUANTILES:
         reps.loc[mine, q] = reps.loc[mine, q] * factor
     return StoredRun(run.dir, run.manifest, run.cells, reps)
@@ -141,14 +141,14 @@ def study(pools: list[Pool], r: int, pairs: int, seed: int, gate: Gate) -> dict[
         verdict = next(
             res.verdict
             for res in ab.results
-            if res.metric == "p50" and cell_key(res.cell.values()) == key
+            if res.metric == "p50" and res.cell == key
         )
         slowed[verdict] = slowed.get(verdict, 0) + 1
         hit = verdict == "regressed"
         detected += hit
         judged += verdict != "unstable"
         if not hit:
-            name = "/".join(key[1:])
+            name = key.title(target=False)
             missed[name] = missed.get(name, 0) + 1
     seconds = time.perf_counter() - t0
     return {

@@ -11,7 +11,7 @@ import sys
 from rich.console import Console
 from rich.logging import RichHandler
 
-from benchy import __version__, gate
+from benchy import __version__, exitcodes
 from benchy.commands import COMMANDS
 from benchy.errors import BenchyError
 
@@ -21,9 +21,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="benchy",
         description="Benchmark edge ML models on real targets against latency, memory and "
         "accuracy budgets.",
-        epilog="Exit codes: 0 all budgets held and nothing regressed, 1 a budget failed or a "
-        "regression was found, 2 usage or config error, 3 a cell errored or a target failed, "
-        "4 inconclusive (--inconclusive=pass makes it 0), 130 interrupted.",
+        epilog=exitcodes.EPILOG,
     )
     p.add_argument("--version", action="version", version=f"benchy {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -51,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         Console(stderr=True).print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        return gate.EXIT_INTERRUPTED
+        return exitcodes.INTERRUPTED
     return code
 
 

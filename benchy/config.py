@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from benchy.errors import ConfigError
-from benchy.power import EnergySettings
+from benchy.power.config import EnergySettings
 from benchy.runtimes import RUNTIMES, Delegate
 from benchy.tomltable import Table, load_toml
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from benchy import exitcodes
+
 
 class BenchyError(Exception):
     """Base class for errors benchy reports as one line, without a traceback."""
 
-    exit_code = 3
+    exit_code = exitcodes.ERROR
 
 
 class ConfigError(BenchyError):
     """A suite or target file is wrong. The message names file, table and key."""
 
-    exit_code = 2
+    exit_code = exitcodes.USAGE
 
     def __init__(self, file: str, where: str, message: str) -> None:
         self.file, self.where = file, where
@@ -23,13 +25,13 @@ class ConfigError(BenchyError):
 class UsageError(BenchyError):
     """The command line is wrong."""
 
-    exit_code = 2
+    exit_code = exitcodes.USAGE
 
 
 class TargetError(BenchyError):
     """A target cannot be used (unreachable, worker died, protocol broken)."""
 
-    exit_code = 3
+    exit_code = exitcodes.ERROR
 
 
 class CellTimeout(TargetError):

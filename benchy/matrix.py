@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchy.config import Suite
+from benchy.results.schema import CellKey
 from benchy.runtimes import RUNTIMES, Delegate
 
 
@@ -25,24 +26,10 @@ class Cell:
     def applicable(self) -> bool:
         return self.reason is None
 
-    def labels(self) -> dict[str, str]:
-        return {
-            "target": self.target,
-            "model": self.model,
-            "variant": self.variant,
-            "runtime": self.runtime,
-            "delegate": self.delegate.label,
-            "threads": str(self.threads),
-        }
-
     @property
-    def key(self) -> tuple[str, ...]:
-        return tuple(self.labels().values())
-
-    def title(self) -> str:
-        return (
-            f"{self.target}/{self.model}/{self.variant} · {self.runtime}/{self.delegate.label}"
-            f" · {self.threads}t"
+    def key(self) -> CellKey:
+        return CellKey(
+            self.target, self.model, self.variant, self.runtime, self.delegate.label, self.threads
         )
 
 
@@ -85,7 +72,7 @@ def expand(suite: Suite, targets: list[str], rule: Rule | None = None) -> list[C
 
 
 def _selected(suite: Suite, cell: Cell) -> bool:
-    labels = cell.labels()
+    labels = cell.key.labels()
     if suite.matrix.include and not any(f.matches(labels) for f in suite.matrix.include):
         return False
     return not any(f.matches(labels) for f in suite.matrix.exclude)

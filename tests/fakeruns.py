@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchy.store import RunStore
+from benchy.results.store import RunStore
 
 FACTS = {
     "hostname": "vm",

@@ -12,9 +12,9 @@ import pytest
 import xmlschema
 
 from benchy.cli import main
-from benchy.compare import compare_runs
 from benchy.config import Gate
-from benchy.runs import StoredRun
+from benchy.judge.compare import compare_runs
+from benchy.results.read import StoredRun
 
 from .fakeruns import FACTS, cell_row, medians, write_run
 
@@ -87,7 +87,7 @@ def test_holm_needs_more_than_one_test_alone(tmp_path: Path) -> None:
     moved["v0"] = (cell_row("v0"), [m * 1.09 for m in spread])
     new = write_run(tmp_path / "new", moved)
     c = compare_runs(StoredRun.load(base), StoredRun.load(new), Gate())
-    v0 = next(r for r in c.results if r.cell["variant"] == "v0" and r.metric == "p50")
+    v0 = next(r for r in c.results if r.cell.variant == "v0" and r.metric == "p50")
     assert v0.low is not None and v0.low > 0.05  # alone, the 99% CI clears δ
     assert v0.verdict == "inconclusive"
     assert "Holm" in v0.note
@@ -111,7 +111,7 @@ def test_memory_and_accuracy_are_point_comparisons(tmp_path: Path) -> None:
     }
     new = write_run(tmp_path / "new", cells)
     c = compare_runs(StoredRun.load(base), StoredRun.load(new), Gate())
-    got = {(r.cell["variant"], r.metric): r.verdict for r in c.results}
+    got = {(r.cell.variant, r.metric): r.verdict for r in c.results}
     assert got[("a", "peak_memory")] == "unchanged"
     assert got[("a", "accuracy")] == "unchanged"
     assert got[("b", "peak_memory")] == "regressed"
@@ -155,7 +155,7 @@ def test_cells_only_on_one_side(tmp_path: Path) -> None:
         tmp_path / "new", {"a": (cell_row("a"), BASE), "fresh": (cell_row("fresh"), BASE)}
     )
     c = compare_runs(StoredRun.load(base), StoredRun.load(new), Gate())
-    cell = {r.cell["variant"]: r.verdict for r in c.results if r.metric == "cell"}
+    cell = {r.cell.variant: r.verdict for r in c.results if r.metric == "cell"}
     assert cell == {"fresh": "new", "old": "missing"}
     assert main(["compare", str(base), str(new)]) == 0
 
@@ -275,10 +275,10 @@ def test_a_machine_drift_moves_every_cell_and_is_taken_out(tmp_path: Path) -> No
     base = write_run(tmp_path / "base", eight_cells())
     new = write_run(tmp_path / "new", eight_cells(1.07))  # the whole machine 7% slower
     c = compare_runs(StoredRun.load(base), StoredRun.load(new), Gate())
-    drift = next(r for r in c.results if r.cell["model"] == "all cells" and r.metric == "p50")
+    drift = next(r for r in c.results if r.cell.model == "all cells" and r.metric == "p50")
     assert drift.verdict == "drift"
     assert drift.shift == pytest.approx(0.07, abs=1e-4)
-    cells = [r for r in c.results if r.metric == "p50" and r.cell["model"] == "cnn"]
+    cells = [r for r in c.results if r.metric == "p50" and r.cell.model == "cnn"]
     assert {r.verdict for r in cells} == {"unchanged"}
     assert all(r.raw == pytest.approx(0.07, abs=1e-4) for r in cells)
     assert main(["compare", str(base), str(new)]) == 0
@@ -288,7 +288,7 @@ def test_one_cell_slower_than_the_drift_is_regressed(tmp_path: Path) -> None:
     base = write_run(tmp_path / "base", eight_cells())
     new = write_run(tmp_path / "new", eight_cells(1.07, slow="v3", extra=1.12))
     c = compare_runs(StoredRun.load(base), StoredRun.load(new), Gate())
-    got = {r.cell["variant"]: r for r in c.results if r.metric == "p50" and r.cell["runtime"]}
+    got = {r.cell.variant: r for r in c.results if r.metric == "p50" and r.cell.runtime}
     assert got["v3"].verdict == "regressed"
     assert got["v3"].shift == pytest.approx(0.12, abs=0.005)
     assert {got[v].verdict for v in got if v != "v3"} == {"unchanged"}
@@ -299,7 +299,7 @@ def test_a_drift_with_a_runtime_change_cannot_be_told_apart(tmp_path: Path) -> N
     facts = {**FACTS, "runtimes": {"tflite": {**FACTS["runtimes"]["tflite"], "version": "2.4"}}}
     new = write_run(tmp_path / "new", eight_cells(1.07), facts=facts)
     c = compare_runs(StoredRun.load(base), StoredRun.load(new), Gate())
-    drift = next(r for r in c.results if r.cell["model"] == "all cells" and r.metric == "p50")
+    drift = next(r for r in c.results if r.cell.model == "all cells" and r.metric == "p50")
     assert drift.verdict == "inconclusive"
     assert "tflite version changed too" in drift.note
     assert main(["compare", str(base), str(new)]) == 4

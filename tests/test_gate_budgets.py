@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchy import gate
+from benchy import exitcodes
+from benchy.judge import budgets, outcome
 
 
 def row(samples_ms: np.ndarray, reps: np.ndarray | None = None, **values: object) -> dict:  # type: ignore[type-arg]
@@ -16,6 +17,12 @@ def row(samples_ms: np.ndarray, reps: np.ndarray | None = None, **values: object
     return {"status": "ok", "latency_p90_ms": p90, "_samples": (ns, tags), **values}
 
 
+def judge(r: dict, limits: dict[str, float], confidence: float = 0.99) -> budgets.BudgetVerdict:  # type: ignore[type-arg]
+    """The budgets judged with the row's samples handed over as the runner hands them."""
+    samples = r.pop("_samples", None)
+    return budgets.judge_budgets(r, limits, confidence, samples)
+
+
 SPREAD = np.linspace(9.0, 11.0, 2001)  # p90 = 10.8 ms, known to ±0.02 ms at 99%
 
 
@@ -23,7 +30,7 @@ SPREAD = np.linspace(9.0, 11.0, 2001)  # p90 = 10.8 ms, known to ±0.02 ms at 99
     ("budget", "verdict"), [(5.0, "fail"), (10.8, "inconclusive"), (20.0, "pass")]
 )
 def test_a_latency_budget_is_judged_on_the_ci(budget: float, verdict: str) -> None:
-    v = gate.judge(row(SPREAD), {"latency_p90_ms": budget})
+    v = judge(row(SPREAD), {"latency_p90_ms": budget})
     assert v.verdict == verdict
     check = v.checks[0]
     assert check.low is not None and check.high is not None
@@ -40,28 +47,29 @@ def test_the_ci_covers_every_repetition_percentile() -> None:
     fast, slow = np.linspace(9.0, 10.0, 1001), np.linspace(10.0, 11.0, 1001)
     samples = np.concatenate([fast, slow])
     reps = np.repeat([0, 1], 1001)
-    v = gate.judge(row(samples, reps), {"latency_p90_ms": 10.5})
+    v = judge(row(samples, reps), {"latency_p90_ms": 10.5})
     assert v.verdict == "inconclusive"
     assert v.checks[0].low == pytest.approx(9.9, abs=0.01)  # repetition 0's own p90
     assert v.checks[0].high == pytest.approx(10.9, abs=0.01)  # repetition 1's
 
 
 def test_too_few_samples_cannot_pass_a_tail_budget() -> None:
-    v = gate.judge(row(np.full(30, 1.0)), {"latency_p90_ms": 100.0})
+    v = judge(row(np.full(30, 1.0)), {"latency_p90_ms": 100.0})
     assert v.verdict == "inconclusive"  # 30 samples cannot bound p90 from above at 99%
     assert v.checks[0].high == float("inf")
-    assert gate.judge(row(np.full(30, 1.0)), {"latency_p90_ms": 100.0}, 0.9).verdict == "pass"
+    assert judge(row(np.full(30, 1.0)), {"latency_p90_ms": 100.0}, 0.9).verdict == "pass"
 
 
-def test_the_runner_table_form_is_read_too() -> None:
+def test_the_samples_table_form_is_read_too() -> None:
     ns = (SPREAD * 1e6).astype(np.int64)
     table = pd.DataFrame({"repetition": np.zeros(len(ns), dtype=np.int64), "latency_ns": ns})
-    r = {"status": "ok", "latency_p90_ms": 10.8, "_tables": {"samples": table}}
-    assert gate.judge(r, {"latency_p90_ms": 5.0}).verdict == "fail"
+    r = {"status": "ok", "latency_p90_ms": 10.8}
+    samples = (table["latency_ns"].to_numpy(), table["repetition"].to_numpy())
+    assert budgets.judge_budgets(r, {"latency_p90_ms": 5.0}, samples=samples).verdict == "fail"
 
 
 def test_point_budgets_without_samples_keep_their_meaning() -> None:
-    v = gate.judge({"status": "ok", "peak_rss_mb": 600.0}, {"peak_memory_mb": 512})
+    v = judge({"status": "ok", "peak_rss_mb": 600.0}, {"peak_memory_mb": 512})
     assert v.verdict == "fail"
     assert v.failed == ["peak_memory_mb: 600 > 512"]
 
@@ -69,14 +77,14 @@ def test_point_budgets_without_samples_keep_their_meaning() -> None:
 def test_exit_codes_for_every_verdict() -> None:
     ok, fail, err = {"verdict": "pass"}, {"verdict": "fail"}, {"verdict": "error"}
     unsure = {"verdict": "inconclusive"}
-    assert gate.exit_code([ok]) == gate.EXIT_PASS == 0
-    assert gate.exit_code([ok, fail]) == gate.EXIT_BUDGET == 1
-    assert gate.exit_code([ok], regressions=["unchanged", "regressed"]) == 1
-    assert gate.exit_code([ok, err]) == gate.EXIT_ERROR == 3
-    assert gate.exit_code([ok], regressions=["error"]) == 3
-    assert gate.exit_code([ok, unsure]) == gate.EXIT_INCONCLUSIVE == 4
-    assert gate.exit_code([ok], regressions=["inconclusive"]) == 4
-    assert gate.exit_code([ok, unsure], inconclusive="pass") == 0
-    assert gate.exit_code([ok], regressions=["unstable", "drift", "improved", "new"]) == 0
-    assert gate.exit_code([fail, unsure]) == 1  # a failure outranks a doubt
-    assert gate.run_verdict(1, [fail], ["regressed"]) == "budget failed and regressed"
+    assert outcome.exit_code([ok]) == exitcodes.PASS == 0
+    assert outcome.exit_code([ok, fail]) == exitcodes.FAILED == 1
+    assert outcome.exit_code([ok], regressions=["unchanged", "regressed"]) == 1
+    assert outcome.exit_code([ok, err]) == exitcodes.ERROR == 3
+    assert outcome.exit_code([ok], regressions=["error"]) == 3
+    assert outcome.exit_code([ok, unsure]) == exitcodes.INCONCLUSIVE == 4
+    assert outcome.exit_code([ok], regressions=["inconclusive"]) == 4
+    assert outcome.exit_code([ok, unsure], inconclusive="pass") == 0
+    assert outcome.exit_code([ok], regressions=["unstable", "drift", "improved", "new"]) == 0
+    assert outcome.exit_code([fail, unsure]) == 1  # a failure outranks a doubt
+    assert outcome.run_verdict(1, [fail], ["regressed"]) == "budget failed and regressed"

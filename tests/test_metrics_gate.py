@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from benchy import gate
+from benchy.judge import budgets, outcome
 from benchy.metrics import agreement, score
 
 
@@ -39,13 +39,13 @@ def row(**values: object) -> dict[str, object]:
 
 
 def test_budgets_pass_fail_and_headroom() -> None:
-    v = gate.judge(
+    v = budgets.judge_budgets(
         row(latency_p90_ms=40.0, peak_rss_mb=100.0), {"latency_p90_ms": 50, "peak_memory_mb": 400}
     )
     assert v.verdict == "pass"
     assert v.tightest == "latency_p90_ms"
     assert v.headroom_pct == pytest.approx(20.0)
-    v = gate.judge(
+    v = budgets.judge_budgets(
         row(latency_p90_ms=60.0, accuracy=80.0), {"latency_p90_ms": 50, "accuracy_min": 85}
     )
     assert v.verdict == "fail"
@@ -53,7 +53,7 @@ def test_budgets_pass_fail_and_headroom() -> None:
 
 
 def test_unmeasured_budget_is_reported_not_invented() -> None:
-    v = gate.judge(
+    v = budgets.judge_budgets(
         row(latency_p90_ms=1.0, accuracy=None), {"accuracy_min": 90, "latency_p90_ms": 5}
     )
     assert v.verdict == "pass"
@@ -71,12 +71,12 @@ def test_unmeasured_budget_is_reported_not_invented() -> None:
     ],
 )
 def test_non_ok_cells(status: str, verdict: str) -> None:
-    assert gate.judge({"status": status}, {"latency_p90_ms": 1}).verdict == verdict
+    assert budgets.judge_budgets({"status": status}, {"latency_p90_ms": 1}).verdict == verdict
 
 
 def test_exit_codes() -> None:
     ok, bad, err = {"verdict": "pass"}, {"verdict": "fail"}, {"verdict": "error"}
-    assert gate.exit_code([ok, {"verdict": "n/a"}]) == 0
-    assert gate.exit_code([ok, bad]) == 1
-    assert gate.exit_code([ok, bad, err]) == 3
-    assert gate.exit_code([ok], target_failed=True) == 3
+    assert outcome.exit_code([ok, {"verdict": "n/a"}]) == 0
+    assert outcome.exit_code([ok, bad]) == 1
+    assert outcome.exit_code([ok, bad, err]) == 3
+    assert outcome.exit_code([ok], target_failed=True) == 3

@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchy import worker
+from benchy.worker import power as worker_power
 from benchy.cli import main
-from benchy.power import EnergySettings, battery_life, energy_columns
+from benchy.power.config import EnergySettings
+from benchy.power.energy import battery_life, energy_columns
 
 from .fake_power import Hwmon, Rapl, cpu_busy
 from .ppk2_emulator import Ppk2Emulator, sample_word
@@ -166,7 +167,7 @@ PMIC_CAPTURE = HERE / "data" / "pi5_pmic_read_adc.txt"
 
 
 def test_pmic_capture_parses_to_the_hand_sum() -> None:
-    rails = worker.parse_pmic_adc(PMIC_CAPTURE.read_text())
+    rails = worker_power.parse_pmic_adc(PMIC_CAPTURE.read_text())
     assert len(rails) == 12  # EXT5V_V and BATT_V have no current: not counted
     assert "EXT5V" not in rails and "BATT" not in rails
     assert rails["VDD_CORE"] == pytest.approx(6.22421000 * 0.86173300)

@@ -387,15 +387,20 @@ def test_the_worker_parses_as_python_3_9() -> None:
     """Boards run the worker with their own Python (Raspberry Pi OS Bullseye has 3.9)."""
     import ast
 
-    tree = ast.parse((ROOT / "benchy" / "worker.py").read_text(), feature_version=(3, 9))
+    from benchy.worker.bundle import sources
+
     imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            imported.add(node.module.split(".")[0])
+    for name, data in sources():
+        tree = ast.parse(data.decode(), name, feature_version=(3, 9))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+    benchy = {m for m in imported if m.split(".")[0] == "benchy"}
+    assert benchy and all(m.startswith("benchy.worker") for m in benchy), benchy
     # stdlib + numpy + the runtimes: nothing a board would have to pip-install for benchy.
-    assert imported - set(sys.stdlib_module_names) == {
+    assert {m.split(".")[0] for m in imported - benchy} - set(sys.stdlib_module_names) == {
         "numpy",
         "ai_edge_litert",
         "tflite_runtime",
@@ -405,11 +410,11 @@ def test_the_worker_parses_as_python_3_9() -> None:
 
 def test_a_column_empty_in_every_row_keeps_its_number_type(tmp_path: Path) -> None:
     """Parquet readers (compare, history) must not see a figure as text because no cell had it."""
-    from benchy.store import cells_frame
+    from benchy.results.store import cells_frame
 
     frame = cells_frame([{"active_power_ci_low_mw": None, "tflm_arena_bytes": None, "error": None}])
     frame.to_parquet(tmp_path / "c.parquet")
     back = pd.read_parquet(tmp_path / "c.parquet")
     assert back["active_power_ci_low_mw"].dtype == "float64"
-    assert back["tflm_arena_bytes"].dtype == "float64"
+    assert pd.api.types.is_integer_dtype(back["tflm_arena_bytes"])  # a count (issue 9: schema)
     assert back["error"].dtype != "float64"

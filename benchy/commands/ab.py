@@ -15,17 +15,18 @@ from typing import Any
 
 from rich.console import Console
 
-from benchy import gate
+from benchy import exitcodes
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
 from benchy.commands.run import _targets, matrix, new_store
-from benchy.compare import compare_runs
 from benchy.config import load_suite
 from benchy.errors import UsageError
+from benchy.judge import outcome
+from benchy.judge.compare import compare_runs
 from benchy.report.comparison import print_comparison
-from benchy.report.terminal import LiveProgress, records
-from benchy.runner import Plan, Runner
-from benchy.runs import StoredRun
-from benchy.store import new_run_dir
+from benchy.report.terminal import LiveProgress
+from benchy.results.manifest import new_run_dir
+from benchy.results.read import StoredRun, records
+from benchy.runner import Plan, Runner, Side
 
 
 def add_parser(sub: Any) -> None:
@@ -62,21 +63,23 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
     stores = {
         side: new_store(out / side, suite, path, measure, args.quick) for side, suite, path in sides
     }
-    base_plan = Plan(base_suite, measure, targets, matrix(base_suite, targets))
-    new_plan = Plan(new_suite, measure, targets, matrix(new_suite, targets))
-    partner = Runner(new_plan, stores["candidate"])
+    base = Side(Plan(base_suite, measure, tuple(targets), tuple(matrix(base_suite, targets))),
+                stores["base"])  # fmt: skip
+    candidate = Side(Plan(new_suite, measure, tuple(targets), tuple(matrix(new_suite, targets))),
+                     stores["candidate"])  # fmt: skip
     try:
-        with LiveProgress(console, base_plan.cells + new_plan.cells) as progress:
-            Runner(base_plan, stores["base"], progress, partners=[partner]).run()
+        with LiveProgress(console, [*base.plan.cells, *candidate.plan.cells]) as progress:
+            Runner([base, candidate], progress).run()
     except KeyboardInterrupt:
         for store in stores.values():
-            store.finish(status="interrupted", exit_code=gate.EXIT_INTERRUPTED)
+            store.finish(status="interrupted", exit_code=exitcodes.INTERRUPTED)
         console.print(f"[yellow]interrupted[/]: finished cells kept in {out}")
-        return gate.EXIT_INTERRUPTED
-    failed = base_plan.target_failed or new_plan.target_failed
+        return exitcodes.INTERRUPTED
+    failed = base.target_failed or candidate.target_failed
     for store in stores.values():
-        code = gate.exit_code(store.rows, failed)
-        store.finish(status="finished", exit_code=code, verdict=gate.run_verdict(code, store.rows))
+        code = outcome.exit_code(store.rows, failed)
+        store.finish(status="finished", exit_code=code,
+                     verdict=outcome.run_verdict(code, store.rows))  # fmt: skip
     comparison = compare_runs(
         StoredRun.load(out / "base"), StoredRun.load(out / "candidate"), new_suite.gate
     )
@@ -85,9 +88,9 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
     inconclusive = args.inconclusive or new_suite.gate.inconclusive
     rows = stores["candidate"].rows
     # Budgets are `benchy run`'s question; ab asks whether the candidate is worse than the base.
-    code = gate.exit_code([r for r in rows if r["verdict"] == "error"], failed, verdicts,
+    code = outcome.exit_code([r for r in rows if r["verdict"] == "error"], failed, verdicts,
                           inconclusive)  # fmt: skip
-    verdict = gate.run_verdict(code, [], verdicts)
+    verdict = outcome.run_verdict(code, [], verdicts)
     stores["candidate"].annotate(
         ab_exit_code=code, ab_verdict=verdict, comparison=comparison.summary()
     )

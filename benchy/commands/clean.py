@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.console import Console
 
-from benchy import gate
+from benchy import exitcodes
 from benchy.config import load_target
 from benchy.targets import TARGET_KINDS
 
@@ -26,4 +26,4 @@ def cmd_clean(args: argparse.Namespace, console: Console) -> int:
             console.print(target.clean(), markup=False)
         finally:
             target.close()
-    return gate.EXIT_PASS
+    return exitcodes.PASS

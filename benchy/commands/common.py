@@ -11,8 +11,8 @@ from typing import Any
 
 from rich.console import Console
 
-from benchy.compare import Comparison
-from benchy.gate import Check
+from benchy.judge.budgets import Check
+from benchy.judge.compare import Comparison
 from benchy.report.cases import build_cases
 from benchy.report.junit import write_junit
 from benchy.report.markdown import summary, workflow_annotations, write_summary

@@ -11,13 +11,12 @@ from typing import Any
 
 from rich.console import Console
 
-from benchy import gate
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
-from benchy.compare import compare_runs
 from benchy.config import Gate, load_suite
+from benchy.judge import outcome
+from benchy.judge.compare import compare_runs
 from benchy.report.comparison import print_comparison
-from benchy.report.terminal import records
-from benchy.runs import StoredRun
+from benchy.results.read import StoredRun, records
 
 
 def add_parser(sub: Any) -> None:
@@ -49,8 +48,8 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
     print_comparison(console, comparison, args.all)
     rows = records(new.cells)
     verdicts = comparison.verdicts()
-    code = gate.exit_code([], False, verdicts, args.inconclusive or settings.inconclusive)
-    verdict = gate.run_verdict(code, [], verdicts)  # budgets are `benchy run`'s business
+    code = outcome.exit_code([], False, verdicts, args.inconclusive or settings.inconclusive)
+    verdict = outcome.run_verdict(code, [], verdicts)  # budgets are `benchy run`'s business
     if reports_wanted(args):
         suite = str(new.manifest.get("suite") or new.dir.parent.name)
         publish(

@@ -10,11 +10,11 @@ from typing import Any
 
 from rich.console import Console
 
-from benchy import gate
+from benchy import exitcodes
 from benchy.config import load_suite
 from benchy.errors import UsageError
 from benchy.report.history import History, print_history
-from benchy.runs import finished_runs
+from benchy.results.find import finished_runs
 
 
 def add_parser(sub: Any) -> None:
@@ -48,4 +48,4 @@ def cmd_history(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"no stored runs of suite {name} in {folder}")
     history = History.load(dirs[: args.last], args.target)
     print_history(console, name, history)
-    return gate.EXIT_PASS
+    return exitcodes.PASS

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from benchy import __version__, gate
+from benchy import exitcodes
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
-from benchy.compare import compare_runs
 from benchy.config import Measure, Suite, TargetConfig, load_suite, load_target
 from benchy.errors import UsageError
+from benchy.judge import outcome
+from benchy.judge.compare import compare_runs
 from benchy.matrix import Cell, expand
 from benchy.report.comparison import print_comparison
-from benchy.report.terminal import LiveProgress, print_report, records
-from benchy.runner import Plan, Runner
-from benchy.runs import StoredRun, resolve_baseline
-from benchy.store import RunStore, git_commit, new_run_dir, read_cells, sha256_file, utc_now
+from benchy.report.terminal import LiveProgress, print_report
+from benchy.results.find import resolve_baseline
+from benchy.results.manifest import new_run_dir, run_manifest
+from benchy.results.read import StoredRun, records
+from benchy.results.store import RunStore, cells_frame
+from benchy.runner import Plan, Runner, Side
 from benchy.targets import TARGET_KINDS
 
 log = logging.getLogger("benchy")
@@ -97,31 +99,7 @@ def matrix(suite: Suite, targets: list[TargetConfig]) -> list[Cell]:
 
 def new_store(out: Path, suite: Suite, suite_file: Path, measure: Measure, quick: bool) -> RunStore:
     """A run directory with its manifest: what ran, on what, with which files."""
-    models = {
-        f"{m.name}/{v}": sha256_file(p)
-        for m in suite.models.values()
-        for v, p in m.variants.items()
-    }
-    datasets = {
-        str(m.dataset.name): sha256_file(m.dataset) for m in suite.models.values() if m.dataset
-    }
-    return RunStore(
-        out,
-        {
-            "benchy_version": __version__,
-            "git_commit": git_commit(Path.cwd()),
-            "suite": suite.name,
-            "suite_file": str(suite_file),
-            "suite_sha256": sha256_file(suite_file),
-            "models_sha256": models,
-            "datasets_sha256": datasets,
-            "quick": quick,
-            "measure": measure.payload(),
-            "gate": suite.gate.payload(),
-            "argv": sys.argv,
-            "started": utc_now(),
-        },
-    )
+    return RunStore(out, run_manifest(suite, suite_file, measure, quick))
 
 
 def _baseline(
@@ -143,39 +121,40 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         raise UsageError(f"target names repeat: {', '.join(names)}")
-    by_name = {t.name: t for t in targets}
     cells = matrix(suite, targets)
     if args.dry_run:
         _print_matrix(console, cells)
-        return gate.EXIT_PASS
+        return exitcodes.PASS
     measure = suite.quick if args.quick else suite.measure
     out = args.out or new_run_dir(args.results, suite.name)
     baseline = _baseline(args, suite, names, out)
     store = new_store(out, suite, args.suite, measure, args.quick)
-    plan = Plan(suite, measure, targets, cells)
+    side = Side(Plan(suite, measure, tuple(targets), tuple(cells)), store)
     log.info(
         "%d cells (%d not applicable) → %s", len(cells), sum(not c.applicable for c in cells), out
     )
     try:
         with LiveProgress(console, cells) as progress:
-            rows = Runner(plan, store, progress).run()
+            Runner([side], progress).run()
     except KeyboardInterrupt:
-        store.finish(status="interrupted", exit_code=gate.EXIT_INTERRUPTED)
+        store.finish(status="interrupted", exit_code=exitcodes.INTERRUPTED)
         console.print(f"[yellow]interrupted[/]: {len(store.rows)} finished cells kept in {out}")
-        return gate.EXIT_INTERRUPTED
+        return exitcodes.INTERRUPTED
+    rows = store.rows
     inconclusive = args.inconclusive or suite.gate.inconclusive
-    code = gate.exit_code(rows, plan.target_failed, inconclusive=inconclusive)
-    store.finish(status="finished", exit_code=code, verdict=gate.run_verdict(code, rows))
-    print_report(console, read_cells(out), f"{suite.name} — {out}", suite.rank_by)
+    code = outcome.exit_code(rows, side.target_failed, inconclusive=inconclusive)
+    store.finish(status="finished", exit_code=code, verdict=outcome.run_verdict(code, rows))
+    cells_now = cells_frame(rows)
+    print_report(console, cells_now, f"{suite.name} — {out}", suite.rank_by)
     comparison = None
     if baseline is not None:
         comparison = compare_runs(baseline, StoredRun.load(out), suite.gate)
         print_comparison(console, comparison)
         verdicts = comparison.verdicts()
-        code = gate.exit_code(rows, plan.target_failed, verdicts, inconclusive)
+        code = outcome.exit_code(rows, side.target_failed, verdicts, inconclusive)
         store.annotate(
             exit_code=code,
-            verdict=gate.run_verdict(code, rows, verdicts),
+            verdict=outcome.run_verdict(code, rows, verdicts),
             comparison=comparison.summary(),
         )
     verdict = str(store.manifest["verdict"])
@@ -191,8 +170,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             suite=suite.name,
             manifest=store.manifest,
             run_dir=out,
-            rows=records(read_cells(out)),
-            checks=_budget_checks(out, suite, by_name),
+            rows=records(cells_now),
+            checks=side.checks,
             comparison=comparison,
             code=code,
             verdict=verdict,
@@ -200,20 +179,3 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         )
     console.print(f"results: {out}  verdict: [bold]{verdict}[/] (exit {code})")
     return code
-
-
-def _budget_checks(
-    out: Path, suite: Suite, targets: dict[str, TargetConfig]
-) -> dict[tuple[str, ...], list[gate.Check]]:
-    """Each stored cell's budgets judged again from stored samples, check by check, for the
-    reports (the same function and inputs the runner used for the verdict column)."""
-    stored = StoredRun.load(out)
-    samples = stored.samples_by_cell()
-    checks = {}
-    for key, row in stored.records().items():
-        if row["status"] != "ok" or row["target"] not in targets:
-            continue
-        budgets = suite.budgets_for(row["model"], row["target"], targets[row["target"]].budgets)
-        row = {**row, "_samples": samples.get(key)}
-        checks[key] = gate.judge(row, budgets, suite.gate.confidence).checks
-    return checks

@@ -9,11 +9,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from benchy import gate
+from benchy import exitcodes
 from benchy.config import load_target
 from benchy.errors import BenchyError, TargetError
-from benchy.power import PowerConfig
-from benchy.ppk2 import HOST_METERS
+from benchy.power.config import PowerConfig
+from benchy.power.ppk2 import HOST_METERS
 from benchy.targets import TARGET_KINDS
 from benchy.targets.base import Target
 
@@ -53,7 +53,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
         except BenchyError as exc:
             table.add_row(path.stem, "[red]invalid[/]", str(exc))
     console.print(table)
-    return gate.EXIT_PASS
+    return exitcodes.PASS
 
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
@@ -110,4 +110,4 @@ def _runtimes(console: Console, runtimes: dict[str, Any], python: str) -> int:
             console.print(f"to install {name}: {INSTALL[name].format(py=python)}", markup=False)
     if missing:
         console.print(VENV_HINT, markup=False)
-    return gate.EXIT_PASS
+    return exitcodes.PASS

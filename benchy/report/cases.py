@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from benchy.compare import Comparison
-from benchy.gate import FAILED_STATUSES, Check
-from benchy.runs import cell_key
-from benchy.store import IDENTITY
-from benchy.verdict import Result
+from benchy.judge.budgets import Check
+from benchy.judge.compare import Comparison
+from benchy.judge.result import Result, whole_target_title
+from benchy.results.schema import FAILED_STATUSES, CellKey
 
 RESULT_OUTCOME = {
     "regressed": "failure",
@@ -32,7 +31,7 @@ CHECK_OUTCOME = {"fail": "failure", "inconclusive": "skipped", "unchecked": "ski
 
 @dataclass(frozen=True)
 class Case:
-    cell: dict[str, str]
+    cell: CellKey
     name: str  # "budget latency_p90_ms", "vs baseline p50", "run"
     outcome: str  # passed | failure | error | skipped
     message: str
@@ -48,17 +47,11 @@ class Case:
 
     @property
     def target(self) -> str:
-        return self.cell["target"]
+        return self.cell.target
 
     @property
     def title(self) -> str:
-        c = self.cell
-        if not c["runtime"]:
-            return f"{c['target']} ({c['model']})"
-        return (
-            f"{c['target']}/{c['model']}/{c['variant']} {c['runtime']}/{c['delegate']}"
-            f" ×{c['threads']}"
-        )
+        return whole_target_title(self.cell) or self.cell.title()
 
 
 def _seconds(row: dict[str, Any]) -> float:
@@ -67,21 +60,20 @@ def _seconds(row: dict[str, Any]) -> float:
 
 def build_cases(
     rows: list[dict[str, Any]],
-    checks: dict[tuple[str, ...], list[Check]],
+    checks: dict[CellKey, list[Check]],
     comparison: Comparison | None,
 ) -> list[Case]:
     """Cases in the run's cell order; a baseline cell missing from the run comes last."""
-    by_cell: dict[tuple[str, ...], list[Result]] = {}
+    by_cell: dict[CellKey, list[Result]] = {}
     if comparison is not None:
         for r in comparison.results:
-            by_cell.setdefault(cell_key(r.cell[k] for k in IDENTITY), []).append(r)
+            by_cell.setdefault(r.cell, []).append(r)
     cases: list[Case] = []
     seen = set()
     for row in rows:
-        key = cell_key(row[k] for k in IDENTITY)
+        key = CellKey.of(row)
         seen.add(key)
-        cell = dict(zip(IDENTITY, key, strict=True))
-        own = _cell_cases(cell, row, checks.get(key, []), by_cell.get(key, []))
+        own = _cell_cases(key, row, checks.get(key, []), by_cell.get(key, []))
         share = _seconds(row) / len(own) if own else 0.0
         cases += [Case(**{**c.__dict__, "seconds": share}) for c in own]
     for key, results in by_cell.items():
@@ -91,7 +83,7 @@ def build_cases(
 
 
 def _cell_cases(
-    cell: dict[str, str], row: dict[str, Any], checks: list[Check], results: list[Result]
+    cell: CellKey, row: dict[str, Any], checks: list[Check], results: list[Result]
 ) -> list[Case]:
     status = row["status"]
     if status == "n/a":

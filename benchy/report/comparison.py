@@ -9,8 +9,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from benchy.compare import Comparison
-from benchy.verdict import LABELS, VERDICTS, Result
+from benchy.judge.compare import Comparison
+from benchy.judge.result import LABELS, VERDICTS, Result
 
 STYLE = {
     "regressed": "bold red",
@@ -71,7 +71,7 @@ def results_table(comparison: Comparison, show_all: bool = False) -> Table:
     if not show_all:
         rows = [r for r in rows if r.verdict not in QUIET]
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
-    many = len({r.cell["target"] for r in comparison.results}) > 1
+    many = len({r.cell.target for r in comparison.results}) > 1
     heads = (["target"] if many else []) + ["model", "variant", "runtime ×threads", "metric"]
     heads += ["base", "new", f"shift [{comparison.gate.confidence:.0%} CI]", "δ", "verdict"]
     heads += ["note"]
@@ -80,9 +80,8 @@ def results_table(comparison: Comparison, show_all: bool = False) -> Table:
         table.add_column(head, justify="right" if right else "left", no_wrap=head != "note")
     for r in rows:
         c = r.cell
-        values = [c["target"]] if many else []
-        runtime = f"{c['runtime']}/{c['delegate']} ×{c['threads']}" if c["runtime"] else ""
-        values += [c["model"], c["variant"], runtime]
+        values = [c.target] if many else []
+        values += [c.model, c.variant, c.setup() if c.runtime else ""]
         values += [LABELS.get(r.metric, r.metric), value_text(r, r.base), value_text(r, r.new)]
         values += [shift_text(r), delta_text(r), f"[{STYLE.get(r.verdict, '')}]{r.verdict}[/]"]
         values.append("; ".join(filter(None, [r.note, *r.context])))

@@ -13,8 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from benchy.errors import UsageError
-from benchy.runs import StoredRun, cell_key, read_manifest, schema_problem
-from benchy.store import IDENTITY
+from benchy.results.manifest import read_manifest, schema_problem
+from benchy.results.read import StoredRun
+from benchy.results.schema import CellKey
 
 SPARK = "▁▂▃▄▅▆▇█"
 SHOWN_RUNS = 6  # p50 columns in the trend table; the sparkline covers every run
@@ -94,14 +95,14 @@ def runs_table(history: History) -> Table:
     return table
 
 
-def p50_series(history: History) -> dict[tuple[str, ...], list[float | None]]:
+def p50_series(history: History) -> dict[CellKey, list[float | None]]:
     """Each cell's p50 (ms) per readable run, oldest first; None where the cell did not run."""
     readable = [e for e in history.entries if e.cells is not None]
-    series: dict[tuple[str, ...], list[float | None]] = {}
+    series: dict[CellKey, list[float | None]] = {}
     for i, e in enumerate(readable):
         assert e.cells is not None
         for row in e.cells[e.cells["status"] == "ok"].to_dict("records"):
-            key = cell_key(row[k] for k in IDENTITY)
+            key = CellKey.of(row)
             series.setdefault(key, [None] * len(readable))[i] = float(row["latency_p50_ms"])
     return series
 
@@ -141,15 +142,13 @@ def trend_table(history: History) -> Table:
         pad_edge=False,
         title_justify="left",
     )
-    many = len({k[0] for k in series}) > 1
+    many = len({k.target for k in series}) > 1
     for head in ["cell", *(e.dir.name.split("-")[0] for e in shown), "trend", "last vs first"]:
         table.add_column(
             head, justify="left" if head in ("cell", "trend") else "right", no_wrap=head == "cell"
         )
     for key, values in series.items():
-        t, model, variant, runtime, delegate, threads = key
-        name = f"{t}/" if many else ""
-        name += f"{model}/{variant} {runtime}/{delegate} ×{threads}"
+        name = key.title(target=many)
         points = [v for v in values if v is not None]
         change = "–"
         if len(points) > 1 and points[0] > 0:

@@ -10,17 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from benchy.report.cases import Case
+from benchy.results.manifest import flatten
 
 OUTCOME_TAG = {"failure": "failure", "error": "error", "skipped": "skipped"}
 
 
-def _flat(data: dict[str, Any], prefix: str) -> list[tuple[str, str]]:
-    out: list[tuple[str, str]] = []
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out += _flat(value, f"{name}.")
-        elif isinstance(value, list):
+def _properties(data: dict[str, Any], prefix: str) -> list[tuple[str, str]]:
+    out = []
+    for name, value in flatten(data, prefix).items():
+        if isinstance(value, list):
             out.append((name, ", ".join(str(v) for v in value)))
         elif value is not None:
             out.append((name, str(value)))
@@ -29,8 +27,7 @@ def _flat(data: dict[str, Any], prefix: str) -> list[tuple[str, str]]:
 
 def _classname(suite: str, case: Case) -> str:
     c = case.cell
-    parts = [suite, c["target"], c["model"], c["variant"], c["runtime"], c["delegate"]]
-    parts.append(f"t{c['threads']}")
+    parts = [suite, c.target, c.model, c.variant, c.runtime, c.delegate, f"t{c.threads}"]
     return ".".join(p.replace(".", "_") for p in parts)
 
 
@@ -43,9 +40,9 @@ def properties(
         ("git_commit", str(manifest.get("git_commit"))),
         ("suite_file", str(manifest.get("suite_file"))),
         ("quick", str(manifest.get("quick"))),
-        *_flat(measure, "measure."),
-        *_flat((manifest.get("gate") or {}), "gate."),
-        *_flat((manifest.get("targets") or {}).get(target, {}), "target."),
+        *_properties(measure, "measure."),
+        *_properties((manifest.get("gate") or {}), "gate."),
+        *_properties((manifest.get("targets") or {}).get(target, {}), "target."),
     ]
     if baseline is not None:
         props.append(("baseline", baseline))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from benchy.compare import Comparison
+from benchy.judge.compare import Comparison
 from benchy.report.cases import Case
 
 ICON = {0: "✅", 1: "❌", 3: "💥", 4: "⚠️"}

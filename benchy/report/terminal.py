@@ -23,6 +23,8 @@ from rich.table import Table
 
 from benchy.matrix import Cell
 from benchy.report.select import best_per_target
+from benchy.results.read import records
+from benchy.results.schema import CellKey
 
 _FILE_MISMATCH = re.compile(r" does not run \.\w+ files$")
 ENERGY_COLUMNS = {
@@ -72,7 +74,7 @@ class LiveProgress:
         self.progress.stop()
 
     def cell_started(self, cell: Cell) -> None:
-        title = cell.title().removeprefix(f"{cell.target}/")
+        title = cell.key.title(target=False)
         self.progress.update(self.tasks[cell.target], cell=title)
 
     def cell_finished(self, cell: Cell, row: dict[str, Any]) -> None:
@@ -80,7 +82,7 @@ class LiveProgress:
         if row["verdict"] in ("error", "fail"):
             why = escape(str(row["error"] or row["failed_budgets"]))
             self.progress.console.print(
-                f"[{STYLE.get(row['verdict'], '')}]{row['verdict']}[/] {cell.title()}: {why}"
+                f"[{STYLE.get(row['verdict'], '')}]{row['verdict']}[/] {cell.key.title()}: {why}"
             )
 
 
@@ -88,21 +90,6 @@ def _num(value: Any, fmt: str = "{:.3f}") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return fmt.format(value)
-
-
-def records(cells: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts with missing values as None (pandas gives NaN or <NA>)."""
-    return [
-        {str(k): (None if _missing(v) else v) for k, v in r.items()}
-        for r in cells.to_dict("records")
-    ]
-
-
-def _missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def _latency_unit(rows: list[dict[str, Any]]) -> tuple[str, float]:
@@ -196,10 +183,7 @@ def notes(cells: pd.DataFrame) -> list[str]:
         elif r["verdict"] != "pass":
             why = escape(str(r.get("failed_budgets") or r.get("error") or ""))
             style = STYLE.get(r["verdict"], "")
-            lines.append(
-                f"[{style}]{r['verdict']}[/] {r['target']}/{r['model']}/{r['variant']} "
-                f"{r['runtime']}/{r['delegate']} ×{r['threads']}: {why}"
-            )
+            lines.append(f"[{style}]{r['verdict']}[/] {CellKey.of(r).title()}: {why}")
     for reason, pairs in na.items():
         lines.append(f"[dim]not applicable ({escape(reason)}): {', '.join(pairs)}[/]")
     return lines
@@ -213,14 +197,14 @@ def best_lines(cells: pd.DataFrame, rank_by: str) -> list[str]:
             continue
         r = best.row
         margin = ""
-        if isinstance(r["tightest_budget"], str) and not _missing(r["headroom_pct"]):
+        if isinstance(r["tightest_budget"], str) and r["headroom_pct"] is not None:
             margin = (
                 f"; tightest budget {r['tightest_budget']} with {r['headroom_pct']:.0f}% headroom"
             )
         lines.append(
             f"[bold]{best.target}[/]: best of {best.candidates} passing = "
-            f"[green]{r['model']} {r['variant']}[/] on {r['runtime']}/{r['delegate']}"
-            f" ×{r['threads']}: {_show_value(rank_by, r[rank_by])}{margin}"
+            f"[green]{r['model']} {r['variant']}[/] on {CellKey.of(r).setup()}: "
+            f"{_show_value(rank_by, r[rank_by])}{margin}"
         )
     return lines
 

@@ -8,21 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchy.errors import CellTimeout, TargetError
-from benchy.power import PowerConfig
+from benchy.power.config import PowerConfig
 from benchy.targets import register
-from benchy.targets.base import (
-    COOLDOWN_KEYS,
-    WORKER_FILE,
-    Cooldown,
-    Target,
-    WorkerChannel,
-    worker_power_check,
-)
+from benchy.targets.base import COOLDOWN_KEYS, Cooldown
+from benchy.targets.channel import WorkerTarget
 from benchy.tomltable import Table
-
-START_TIMEOUT_S = 60.0
-SLACK_S = 30.0  # the worker enforces the cell timeout itself; this only catches a hung worker
+from benchy.worker.bundle import worker_file
+from benchy.worker.protocol import CellRequest
 
 
 @dataclass(frozen=True)
@@ -34,7 +26,7 @@ class LocalOptions:
 
 
 @register
-class LocalTarget(Target):
+class LocalTarget(WorkerTarget):
     kind = "local"
     shares_host_clock = True
     option_keys = ("python", "pin_cpus", "power", *COOLDOWN_KEYS)
@@ -55,50 +47,24 @@ class LocalTarget(Target):
 
     def __init__(self, name: str, options: LocalOptions) -> None:
         super().__init__(name, options)
-        self.channel: WorkerChannel | None = None
+        self.cooldown = options.cooldown
+
+    @property
+    def where(self) -> str:
+        return self.name
 
     def open(self) -> None:
-        self._start()
-
-    def _start(self) -> WorkerChannel:
         env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-        self.channel = WorkerChannel([self.options.python, str(WORKER_FILE), "serve"], env)
-        reply = self.channel.request({"op": "ping"}, START_TIMEOUT_S)
-        if not reply.get("ok"):
-            raise TargetError(f"worker failed to start: {reply.get('error')}")
-        return self.channel
+        self.start_worker([self.options.python, str(worker_file()), "serve"], env)
 
     def facts(self) -> dict[str, Any]:
-        channel = self.channel or self._start()
-        reply = channel.request({"op": "facts"}, START_TIMEOUT_S)
-        facts: dict[str, Any] = reply["facts"]
-        facts["emulated"] = False
-        return facts
+        return {**self.worker_facts(), "emulated": False}
 
     def prepare(self, files: list[Path]) -> dict[Path, str]:
         return {f: str(f.resolve()) for f in files}
 
-    def power_check(self, spec: dict[str, Any]) -> str:
-        return worker_power_check(self.channel, spec)
-
-    def run_cell(self, cell: dict[str, Any], timeout: float) -> dict[str, Any]:
-        channel = self.channel or self._start()
+    def adapt(self, cell: CellRequest) -> CellRequest:
+        cell = super().adapt(cell)
         if self.options.pin_cpus:
-            cell = dict(cell, pin_cpus=list(self.options.pin_cpus))
-        if self.options.cooldown:
-            cell = self.options.cooldown.apply(cell)
-        try:
-            reply = channel.request({"op": "cell", "cell": cell}, timeout + SLACK_S)
-        except (CellTimeout, TargetError):
-            # The server itself is wedged or gone: restart it for the next cell.
-            self.close()
-            raise
-        if not reply.get("ok"):
-            raise TargetError(f"worker refused the cell: {reply.get('error')}")
-        result: dict[str, Any] = reply["result"]
-        return result
-
-    def close(self) -> None:
-        if self.channel is not None:
-            self.channel.close()
-            self.channel = None
+            cell = {**cell, "pin_cpus": list(self.options.pin_cpus)}
+        return cell

@@ -16,25 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchy.errors import CellTimeout, TargetError
-from benchy.power import PowerConfig
-from benchy.store import sha256_file
+from benchy.errors import TargetError
+from benchy.power.config import PowerConfig
+from benchy.results.manifest import sha256_file
 from benchy.targets import register
-from benchy.targets.base import (
-    COOLDOWN_KEYS,
-    WORKER_FILE,
-    Cooldown,
-    Target,
-    WorkerChannel,
-    worker_power_check,
-)
+from benchy.targets.base import COOLDOWN_KEYS, Cooldown
+from benchy.targets.channel import WorkerTarget
 from benchy.tomltable import Table
+from benchy.worker.bundle import worker_file
 
 log = logging.getLogger(__name__)
 
 MARKER = ".benchy-workdir"
-START_TIMEOUT_S = 60.0
-SLACK_S = 30.0
 
 
 class TargetUnreachable(TargetError):
@@ -162,7 +155,7 @@ class Ssh:
 
 
 @register
-class SshTarget(Target):
+class SshTarget(WorkerTarget):
     kind = "ssh"
     option_keys = (
         "host", "user", "port", "identity_file", "python", "workdir", "connect_timeout_s",
@@ -199,8 +192,12 @@ class SshTarget(Target):
         self.opts = options
         self._control = tempfile.TemporaryDirectory(prefix="benchy-ssh-")
         self.ssh = Ssh(options, Path(self._control.name))
-        self.channel: WorkerChannel | None = None
+        self.cooldown = options.cooldown
         self.workdir: str | None = None
+
+    @property
+    def where(self) -> str:
+        return self.opts.where
 
     def open(self) -> None:
         self.close_channel()
@@ -213,14 +210,10 @@ class SshTarget(Target):
             f"touch {shlex.quote(w)}/{MARKER} && cd {shlex.quote(w)} && pwd"
         )
         self.workdir = self.ssh.run(["sh", "-c", script]).strip().splitlines()[-1]
-        worker = f"{self.workdir}/worker-{sha256_file(WORKER_FILE)}.py"
-        self._push({WORKER_FILE: worker})
-        self.channel = WorkerChannel(
-            [*self.ssh.argv(), shlex.join([self.opts.python, worker, "serve"])]
-        )
-        reply = self.channel.request({"op": "ping"}, START_TIMEOUT_S)
-        if not reply.get("ok"):
-            raise TargetError(f"{self.opts.where}: worker failed to start: {reply.get('error')}")
+        bundle = worker_file()
+        worker = f"{self.workdir}/{bundle.name}"  # named by its sha256
+        self._push({bundle: worker})
+        self.start_worker([*self.ssh.argv(), shlex.join([self.opts.python, worker, "serve"])])
 
     def _missing(self, remote: list[str]) -> set[str]:
         check = "; ".join(f"[ -e {shlex.quote(p)} ] || echo {shlex.quote(p)}" for p in remote)
@@ -244,33 +237,11 @@ class SshTarget(Target):
         return remote
 
     def facts(self) -> dict[str, Any]:
-        if self.channel is None:
-            self.open()
-        assert self.channel is not None
-        facts: dict[str, Any] = self.channel.request({"op": "facts"}, START_TIMEOUT_S)["facts"]
-        facts.update(emulated=False, ssh=self.opts.where, workdir=self.workdir)
-        return facts
+        return {**self.worker_facts(), "emulated": False, "ssh": self.where,
+                "workdir": self.workdir}  # fmt: skip
 
-    def power_check(self, spec: dict[str, Any]) -> str:
-        return worker_power_check(self.channel, spec)
-
-    def run_cell(self, cell: dict[str, Any], timeout: float) -> dict[str, Any]:
-        if self.channel is None:
-            raise TargetError(f"{self.opts.where}: not connected")
-        if self.opts.cooldown is not None:
-            cell = self.opts.cooldown.apply(cell)
-        try:
-            reply = self.channel.request({"op": "cell", "cell": cell}, timeout + SLACK_S)
-        except CellTimeout:
-            self.close_channel()
-            raise
-        except TargetError as exc:
-            self.close_channel()
-            raise TargetError(f"{self.opts.where}: connection lost: {exc}") from None
-        if not reply.get("ok"):
-            raise TargetError(f"worker refused the cell: {reply.get('error')}")
-        result: dict[str, Any] = reply["result"]
-        return result
+    def lost(self, exc: TargetError) -> TargetError:
+        return TargetError(f"{self.where}: connection lost: {exc}")
 
     def clean(self) -> str:
         w = self.opts.workdir
@@ -283,11 +254,6 @@ class SshTarget(Target):
             "removed": f"removed {w} on {self.opts.where}",
             "absent": f"nothing to clean: {w} does not exist on {self.opts.where}",
         }.get(answer, f"left {w} on {self.opts.where} alone: it has no {MARKER} marker")
-
-    def close_channel(self) -> None:
-        if self.channel is not None:
-            self.channel.close()
-            self.channel = None
 
     def close(self) -> None:
         self.close_channel()

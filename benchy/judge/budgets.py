@@ -1,4 +1,4 @@
-"""Budgets → a verdict per cell, and the run's exit code.
+"""Budgets → a verdict per cell.
 
 A latency budget is judged on a confidence interval of the percentile, not on the point value:
 `fail` when the whole interval is over the budget, `inconclusive` when it straddles the budget.
@@ -10,7 +10,6 @@ are point values (they do not scatter like latency).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from benchy.config import BUDGET_KEYS, FLOOR_BUDGETS
+from benchy.results.schema import FAILED_STATUSES
 from benchy.stats import quantile_ci
 
-EXIT_PASS, EXIT_BUDGET, EXIT_USAGE, EXIT_ERROR, EXIT_INCONCLUSIVE = 0, 1, 2, 3, 4
-EXIT_INTERRUPTED = 130
-FAILED_STATUSES = ("error", "crashed", "timeout")
 LATENCY_QUANTILES = {"latency_p50_ms": 0.5, "latency_p90_ms": 0.9, "latency_p99_ms": 0.99}
 
 DEFAULT_CONFIDENCE = 0.99
@@ -63,7 +60,7 @@ def _g(value: float) -> str:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class BudgetVerdict:
     verdict: str  # pass | fail | inconclusive | error | n/a | unavailable
     failed: list[str]  # failed budgets, then inconclusive ones (marked so)
     unchecked: list[str]
@@ -96,16 +93,8 @@ class _Latency:
         return low, high
 
 
-def _latency(row: dict[str, Any]) -> _Latency | None:
-    """The runner hands `judge` the row with its samples still on it: `_tables["samples"]`
-    (a frame with `latency_ns` and `repetition`) or the older `_samples` = (ns, repetition)."""
-    table = (row.get("_tables") or {}).get("samples")
-    if table is not None and len(table):
-        return _Latency(table["latency_ns"].to_numpy(), table["repetition"].to_numpy())
-    samples = row.get("_samples")
-    if samples is None or samples[0] is None or not len(samples[0]):
-        return None
-    return _Latency(samples[0], samples[1])
+Samples = tuple[npt.ArrayLike, npt.ArrayLike]
+"""A cell's per-invoke latencies (ns) and the repetition each came from."""
 
 
 def check(
@@ -129,14 +118,19 @@ def check(
     return Check(name, limit, value, None, None, confidence, "pass" if ok else "fail")
 
 
-def judge(
-    row: dict[str, Any], budgets: dict[str, float], confidence: float = DEFAULT_CONFIDENCE
-) -> Verdict:
+def judge_budgets(
+    row: dict[str, Any],
+    budgets: dict[str, float],
+    confidence: float = DEFAULT_CONFIDENCE,
+    samples: Samples | None = None,
+) -> BudgetVerdict:
+    """The cell's verdict on its budgets; latency budgets on CIs from `samples` (without them,
+    latency budgets are point comparisons)."""
     status = row["status"]
     if status != "ok":
         verdict = "error" if status in FAILED_STATUSES else status
-        return Verdict(verdict, [], [], None, None)
-    latency = _latency(row)
+        return BudgetVerdict(verdict, [], [], None, None)
+    latency = None if samples is None or not len(samples[0]) else _Latency(*samples)  # type: ignore[arg-type]
     checks = [check(name, limit, row, latency, confidence) for name, limit in budgets.items()]
     tightest, headroom = None, math.inf
     for c in checks:
@@ -152,7 +146,7 @@ def judge(
     failed = [c.message() for c in checks if c.outcome == "fail"]
     unsure = [c.message() for c in checks if c.outcome == "inconclusive"]
     verdict = "fail" if failed else "inconclusive" if unsure else "pass"
-    return Verdict(
+    return BudgetVerdict(
         verdict,
         failed + unsure,
         [c.budget for c in checks if c.outcome == "unchecked"],
@@ -160,38 +154,3 @@ def judge(
         None if tightest is None else headroom,
         checks,
     )
-
-
-def exit_code(
-    rows: list[dict[str, Any]],
-    target_failed: bool = False,
-    regressions: Iterable[str] = (),
-    inconclusive: str = "flag",
-) -> int:
-    """0 pass · 1 budget failed or regressed · 3 crash/target failure · 4 inconclusive (budget
-    or comparison), unless `inconclusive` is "pass". `regressions` are comparison verdicts."""
-    compared = set(regressions)
-    if target_failed or any(r["verdict"] == "error" for r in rows) or "error" in compared:
-        return EXIT_ERROR
-    if any(r["verdict"] == "fail" for r in rows) or "regressed" in compared:
-        return EXIT_BUDGET
-    unsure = any(r["verdict"] == "inconclusive" for r in rows) or "inconclusive" in compared
-    if unsure and inconclusive != "pass":
-        return EXIT_INCONCLUSIVE
-    return EXIT_PASS
-
-
-def run_verdict(code: int, rows: list[dict[str, Any]], regressions: Iterable[str] = ()) -> str:
-    """The one-word-ish verdict stored in run.json and printed last."""
-    if code == EXIT_ERROR:
-        return "error"
-    if code == EXIT_BUDGET:
-        parts = []
-        if any(r["verdict"] == "fail" for r in rows):
-            parts.append("budget failed")
-        if "regressed" in set(regressions):
-            parts.append("regressed")
-        return " and ".join(parts)
-    if code == EXIT_INCONCLUSIVE:
-        return "inconclusive"
-    return "pass"

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+from benchy.results.schema import CellKey
+
 LABELS = {
     "p50": "p50",
     "p90": "p90",
@@ -31,11 +33,20 @@ VERDICTS = (
 ALL_CELLS = "all cells"
 
 
+def all_cells(target: str) -> CellKey:
+    """The pseudo cell a run-wide result (drift of a whole target) is filed under."""
+    return CellKey(target, ALL_CELLS, "", "", "", 0)
+
+
+def whole_target_title(cell: CellKey) -> str | None:
+    return f"{cell.target} ({ALL_CELLS})" if cell.model == ALL_CELLS else None
+
+
 @dataclass(frozen=True)
 class Result:
     """One cell × metric (or the whole cell, metric "cell", when it could not be compared)."""
 
-    cell: dict[str, str]  # the identity columns
+    cell: CellKey
     metric: str
     verdict: str  # one of VERDICTS
     base: float | None = None  # point values (cells columns)
@@ -53,13 +64,7 @@ class Result:
 
     @property
     def title(self) -> str:
-        c = self.cell
-        if c["model"] == ALL_CELLS:
-            return f"{c['target']} ({ALL_CELLS})"
-        return (
-            f"{c['target']}/{c['model']}/{c['variant']} {c['runtime']}/{c['delegate']}"
-            f" ×{c['threads']}"
-        )
+        return whole_target_title(self.cell) or self.cell.title()
 
     def message(self) -> str:
         """E.g. `p50 +7.2% [99% CI +5.1%, +9.4%] > 5%`."""
@@ -90,3 +95,14 @@ def _fmt(value: float, points: bool) -> str:
 
 def with_(result: Result, **changes: Any) -> Result:
     return replace(result, **changes)
+
+
+def one_sided(
+    cell: CellKey, metric: str, base: Any, new: Any, context: tuple[str, ...]
+) -> Result | None:
+    """A metric measured on one side only: shown, not judged (None when on neither)."""
+    if base is None and new is None:
+        return None
+    side = "baseline" if new is None else "new run"
+    note = f"measured in the {side} only"
+    return Result(cell, metric, "unchecked", base, new, note=note, context=context)

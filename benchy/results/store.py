@@ -1,51 +1,36 @@
-"""The results directory: cells.parquet/csv, samples.parquet, run.json. Written as cells finish."""
+"""The results directory, written as cells finish: cells.parquet/csv (rewritten after every
+cell), cells.jsonl (appended: survives even a hard kill), samples and power parts merged into
+samples.parquet and power.parquet at the end, and run.json."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import secrets
 import shutil
-import subprocess
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-SCHEMA_VERSION = 1
-IDENTITY = ["target", "model", "variant", "runtime", "delegate", "threads"]
+from benchy.results.manifest import utc_now
+from benchy.results.schema import (
+    COLUMN_TYPES,
+    COLUMNS,
+    IDENTITY,
+    POWER_COLUMNS,
+    SAMPLES_COLUMNS,
+    SCHEMA_VERSION,
+)
 
+PANDAS_TYPES = {"str": "string", "int": "Int64", "float": "float64", "bool": "boolean"}
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def git_commit(cwd: Path) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def new_run_dir(base: Path, suite: str) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return base / suite / f"{stamp}-{secrets.token_hex(3)}"
+NUMERIC_SUFFIXES = ("_ms", "_mb", "_kb", "_mw", "_mj", "_hz", "_s", "_c", "_pct", "_bytes",
+                    "_hours", "_cycle")  # fmt: skip
+"""Units in an undocumented (target-specific) column's name: such a column is a number even
+before any row has a value."""
 
 
 def _parquet(frame: pd.DataFrame, path: Path) -> None:
@@ -97,7 +82,7 @@ class RunStore:
             parts = self.dir / f"{name}.parts"
             parts.mkdir(exist_ok=True)
             target = parts / f"{len(self.rows):05d}.parquet"
-            _atomic_write(target, partial(_parquet, part))
+            _atomic_write(target, partial(_parquet, typed_long(part, LONG_TABLES[name])))
 
     def _write_cells(self) -> None:
         df = cells_frame(self.rows)
@@ -118,93 +103,73 @@ class RunStore:
     def _finish(self, fields: dict[str, Any]) -> None:
         # An interrupt may have landed mid-write: make the cell files match the rows kept.
         self._write_cells()
-        for name, empty in LONG_TABLES.items():
+        for name, columns in LONG_TABLES.items():
             parts = self.dir / f"{name}.parts"
             frames = [pd.read_parquet(p) for p in sorted(parts.glob("*.parquet"))]
-            table = pd.concat(frames, ignore_index=True) if frames else empty()
-            _atomic_write(self.dir / f"{name}.parquet", partial(_parquet, table))
+            table = pd.concat(frames, ignore_index=True) if frames else empty_long(columns)
+            _atomic_write(self.dir / f"{name}.parquet", partial(_parquet, typed_long(table, columns)))
             shutil.rmtree(parts, ignore_errors=True)
         self.manifest.update(fields)
         self.manifest["finished"] = utc_now()
         self._write_manifest()
 
 
-def _empty(**columns: str) -> pd.DataFrame:
-    cols = {k: pd.Series(dtype="string") for k in IDENTITY}
-    cols["threads"] = pd.Series(dtype="int64")
-    cols.update({k: pd.Series(dtype=dtype) for k, dtype in columns.items()})
-    return pd.DataFrame(cols)
-
-
-def empty_samples() -> pd.DataFrame:
-    return _empty(repetition="int64", index="int64", latency_ns="int64", latency_ms="float64")
-
-
-def empty_power() -> pd.DataFrame:
-    return _empty(
-        repetition="int64", t_s="float64", watts="float64", phase="string", interval_s="float64"
-    )
-
-
-LONG_TABLES: dict[str, Callable[[], pd.DataFrame]] = {
-    "samples": empty_samples,
-    "power": empty_power,
+LONG_TYPES = {
+    "repetition": "int64",
+    "index": "int64",
+    "latency_ns": "int64",
+    "latency_ms": "float64",
+    "t_s": "float64",
+    "watts": "float64",
+    "phase": "string",
+    "interval_s": "float64",
 }
+
+
+def empty_long(columns: tuple[str, ...]) -> pd.DataFrame:
+    return typed_long(pd.DataFrame({c: [] for c in columns}), columns)
+
+
+def typed_long(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """A long table in its column order and types; identity columns categorical (a cell's
+    identity repeats on every one of its samples)."""
+    out = frame[list(columns)].copy()
+    for col in columns:
+        if col == "threads":
+            out[col] = out[col].astype("int64")
+        elif col in IDENTITY:
+            out[col] = out[col].astype("string").astype("category")
+        else:
+            out[col] = out[col].astype(LONG_TYPES[col])
+    return out
+
+
+LONG_TABLES: dict[str, tuple[str, ...]] = {"samples": SAMPLES_COLUMNS, "power": POWER_COLUMNS}
 """Long-form files next to cells.parquet: one row per latency sample / per power sample."""
 
 
 def cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The cells table: every documented column, in schema order and type, null where not
+    measured; columns a target adds come after them."""
     df = pd.DataFrame(rows)
-    # Columns that are None in every row so far must still have a stable type for Parquet.
+    for col in COLUMN_TYPES:
+        if col not in df.columns:
+            df[col] = None
+    extra = [c for c in df.columns if c not in COLUMN_TYPES]
+    df = df[[c.name for c in COLUMNS] + extra]
     for col in df.columns:
-        if df[col].isna().all():
-            numeric = col in NUMERIC or col.endswith(NUMERIC_SUFFIXES)
-            df[col] = df[col].astype("float64" if numeric else "string")
+        kind = COLUMN_TYPES.get(col)
+        if kind is None:
+            if not df[col].isna().all():
+                continue
+            kind = "float" if col.endswith(NUMERIC_SUFFIXES) else "str"
+        df[col] = _typed(df[col], kind)
     return df
 
 
-NUMERIC_SUFFIXES = ("_ms", "_mb", "_kb", "_mw", "_mj", "_hz", "_s", "_c", "_pct", "_bytes",
-                    "_hours", "_cycle")  # fmt: skip
-"""Units in a column's name: such a column is a number even before any row has a value."""
-
-NUMERIC = {
-    "latency_p50_ms",
-    "latency_p90_ms",
-    "latency_p99_ms",
-    "latency_mean_ms",
-    "latency_std_ms",
-    "latency_min_ms",
-    "latency_max_ms",
-    "latency_ci_low_ms",
-    "latency_ci_high_ms",
-    "throughput_ips",
-    "load_ms",
-    "first_inference_ms",
-    "rss_before_mb",
-    "rss_after_load_mb",
-    "peak_rss_mb",
-    "model_memory_mb",
-    "model_size_kb",
-    "metric_value",
-    "accuracy",
-    "accuracy_drop",
-    "agreement",
-    "max_abs_error",
-    "headroom_pct",
-    "overhead_s",
-    "runtime_code_mb",
-    "warmup_s",
-    "window_s",
-}
-
-
-def read_cells(run_dir: Path) -> pd.DataFrame:
-    """Read a stored run's cells, refusing result schemas this version does not know."""
-    manifest = json.loads((run_dir / "run.json").read_text())
-    version = manifest.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ValueError(
-            f"{run_dir}: result schema {version} is not {SCHEMA_VERSION}; "
-            "re-run the suite with this benchy or read it with the benchy that wrote it"
-        )
-    return pd.read_parquet(run_dir / "cells.parquet")
+def _typed(column: pd.Series, kind: str) -> pd.Series:
+    if kind in ("int", "bool"):
+        # Through float: None → NaN → <NA>; exact for counts below 2**53.
+        values = pd.to_numeric(column, errors="coerce") if kind == "int" else column
+        return values.astype("float64" if kind == "int" else "object").astype(PANDAS_TYPES[kind])
+    return column.astype(PANDAS_TYPES[kind])

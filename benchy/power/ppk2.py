@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from benchy.errors import TargetError
-from benchy.power import PowerConfig
+from benchy.power.config import PowerConfig
 
 log = logging.getLogger(__name__)
 

@@ -4,26 +4,45 @@ really took nodes. Shown beside every comparison: it is usually the change being
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from benchy.store import IDENTITY
+from benchy.results.manifest import flatten
+from benchy.results.schema import IDENTITY, CellKey
 
 HASHES = ("sha256", "git_commit")
+RUN_KEYS = {
+    "benchy_version": "benchy",
+    "git_commit": "source",
+    "suite_sha256": "source",
+    "quick": "settings",
+}
+
+
+KINDS = ("benchy", "source", "settings", "machine", "runtime", "model", "dataset", "delegate")
+"""benchy: its version · source: git commit, suite file · settings: [measure], --quick ·
+machine: a target's facts · runtime: a runtime's version or providers on a target · model,
+dataset: a file's sha256 · delegate: the delegate that really took nodes in a cell."""
+
+MOVES_EVERY_CELL = ("benchy", "settings", "machine", "runtime")
+"""Kinds of change that can move every cell of a target alike (and so look like drift)."""
 
 
 @dataclass(frozen=True)
 class Difference:
+    kind: str  # one of KINDS
     what: str
     base: str
     new: str
     scope: tuple[tuple[str, str], ...] = ()  # identity columns it concerns; () = the whole run
 
-    def applies(self, cell: dict[str, str]) -> bool:
+    def applies(self, cell: CellKey) -> bool:
         """True when this difference concerns the cell (run-wide ones are shown once, apart)."""
-        return bool(self.scope) and all(cell.get(k) == v for k, v in self.scope)
+        labels = cell.labels()
+        return bool(self.scope) and all(labels.get(k) == v for k, v in self.scope)
 
     def text(self) -> str:
         named = dict(self.scope)
@@ -47,17 +66,6 @@ def _show(value: Any, key: str = "") -> str:
     return text
 
 
-def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{name}."))
-        else:
-            out[name] = value
-    return out
-
-
 def _changed(base: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, str, str]]:
     out = []
     for key in sorted(set(base) | set(new)):
@@ -72,27 +80,30 @@ def differences(
 ) -> list[Difference]:
     """Run-wide first, then per target, then per model variant and per cell."""
     out: list[Difference] = []
-    run_keys = ("benchy_version", "git_commit", "suite_sha256", "quick")
-    run_b = {k: base.get(k) for k in run_keys} | _flat(base.get("measure") or {}, "measure.")
-    run_n = {k: new.get(k) for k in run_keys} | _flat(new.get("measure") or {}, "measure.")
-    out += [Difference(k, b, n) for k, b, n in _changed(run_b, run_n)]
+    run_b = {k: base.get(k) for k in RUN_KEYS} | flatten(base.get("measure") or {}, "measure.")
+    run_n = {k: new.get(k) for k in RUN_KEYS} | flatten(new.get("measure") or {}, "measure.")
+    out += [Difference(RUN_KEYS.get(k, "settings"), k, b, n) for k, b, n in _changed(run_b, run_n)]
     targets_b, targets_n = base.get("targets") or {}, new.get("targets") or {}
     for target in sorted(set(targets_n)):
         if target not in targets_b:
-            facts = Difference("machine facts", "not recorded", "recorded", _scope(target=target))
+            facts = Difference(
+                "machine", "machine facts", "not recorded", "recorded", _scope(target=target)
+            )
             out.append(facts)
             continue
-        for key, b, n in _changed(_flat(targets_b[target]), _flat(targets_n[target])):
+        for key, b, n in _changed(flatten(targets_b[target]), flatten(targets_n[target])):
             parts = key.split(".")
             runtime = parts[1] if parts[0] == "runtimes" and len(parts) > 2 else None
             what = f"{runtime} {'.'.join(parts[2:])}" if runtime else key
-            out.append(Difference(what, b, n, _scope(target=target, runtime=runtime)))
+            kind = "runtime" if runtime else "machine"
+            out.append(Difference(kind, what, b, n, _scope(target=target, runtime=runtime)))
     models_b, models_n = base.get("models_sha256") or {}, new.get("models_sha256") or {}
     for key, b, n in _changed(models_b, models_n):
         model, _, variant = key.partition("/")
-        out.append(Difference("model sha256", b[:12], n[:12], _scope(model=model, variant=variant)))
+        scope = _scope(model=model, variant=variant)
+        out.append(Difference("model", "model sha256", b[:12], n[:12], scope))
     for key, b, n in _changed(base.get("datasets_sha256") or {}, new.get("datasets_sha256") or {}):
-        out.append(Difference(f"dataset {key} sha256", b[:12], n[:12]))
+        out.append(Difference("dataset", f"dataset {key} sha256", b[:12], n[:12]))
     out += _cell_differences(base_cells, new_cells)
     return out
 
@@ -101,14 +112,18 @@ def _cell_differences(base: pd.DataFrame, new: pd.DataFrame) -> list[Difference]
     """The delegate that really took nodes, per cell that ran on both sides."""
     if "delegate_applied" not in base or "delegate_applied" not in new:
         return []
-    ok_b = base[base["status"] == "ok"].astype({"threads": str})
-    ok_n = new[new["status"] == "ok"].astype({"threads": str})
-    both = ok_b.merge(ok_n, on=IDENTITY, suffixes=("_b", "_n"))
+    ok_b = base[base["status"] == "ok"].astype({"threads": "int64"})
+    ok_n = new[new["status"] == "ok"].astype({"threads": "int64"})
+    both = ok_b.merge(ok_n, on=list(IDENTITY), suffixes=("_b", "_n"))
     out = []
-    for row in both.itertuples(index=False):
-        b, n = str(row.delegate_applied_b), str(row.delegate_applied_n)
+    for row in both.to_dict("records"):
+        b, n = str(row["delegate_applied_b"]), str(row["delegate_applied_n"])
         if b != n:
-            cell = {k: str(getattr(row, k)) for k in IDENTITY}
-            what = f"delegate applied ({cell['runtime']}/{cell['delegate']} ×{cell['threads']})"
-            out.append(Difference(what, b, n, tuple(cell.items())))
+            cell = CellKey.of(row)
+            what = f"delegate applied ({cell.setup()})"
+            out.append(Difference("delegate", what, b, n, tuple(cell.labels().items())))
     return out
+
+
+def model_changed(diffs: Iterable[Difference]) -> bool:
+    return any(d.kind == "model" for d in diffs)

@@ -1,11 +1,11 @@
-"""Baseline vs candidate: cells matched by identity (target, model, variant, runtime,
-delegate, threads), one result per cell × metric, and verdicts that do not cry wolf.
+"""Baseline vs candidate: cells matched by identity (CellKey), one result per cell × metric, and
+verdicts that do not cry wolf.
 
-Latency percentiles: see `benchy.shifts` (per-repetition values, run-wide drift taken out,
-Hodges–Lehmann shift with its Mann–Whitney CI, Holm across the tests). Memory and accuracy are
-deterministic enough to compare point values against δ; energy is shown, not gated, until
-per-repetition energy is stored. Everything that differs between the runs is listed beside the
-results, and next to each result it concerns.
+Latency percentiles: latency.py (per-repetition values, run-wide drift taken out, Hodges–Lehmann
+shift with its Mann–Whitney CI, Holm across the tests). Memory (memory.py) and accuracy
+(accuracy.py) are deterministic enough to compare point values against δ; energy (energy.py) is
+shown, not gated, until per-repetition energy is stored. Everything that differs between the
+runs (differences.py) is listed beside the results, and next to each result it concerns.
 """
 
 from __future__ import annotations
@@ -15,16 +15,17 @@ from typing import Any
 
 import pandas as pd
 
-from benchy import points, shifts
 from benchy.config import Gate
-from benchy.differences import Difference, differences
-from benchy.gate import FAILED_STATUSES
-from benchy.runs import QUANTILES, StoredRun, cell_key
-from benchy.store import IDENTITY
-from benchy.verdict import GATED, Result, with_
+from benchy.judge import latency, memory
+from benchy.judge.accuracy import compare_accuracy
+from benchy.judge.differences import MOVES_EVERY_CELL, Difference, differences, model_changed
+from benchy.judge.drift import Drift, steady
+from benchy.judge.energy import compare_energy
+from benchy.judge.result import GATED, Result, with_
+from benchy.results.read import QUANTILES, StoredRun
+from benchy.results.schema import FAILED_STATUSES, IDENTITY, CellKey
 
-NOT_GLOBAL = ("git_commit", "suite_sha256")  # differences that cannot move every cell alike
-MACHINE_SCOPE = {"target", "runtime"}  # a target's facts and runtime versions
+Item = Result | latency.Sample | memory.MemoryPair
 
 
 @dataclass
@@ -35,7 +36,7 @@ class Comparison:
     results: list[Result]
     differences: list[Difference]
     family: int = 0  # latency tests in the Holm family
-    drifts: dict[tuple[str, str], shifts.Drift] | None = None
+    drifts: dict[tuple[str, str], Drift] | None = None
 
     def verdicts(self) -> list[str]:
         return [r.verdict for r in self.results]
@@ -70,84 +71,89 @@ class Comparison:
 def compare_runs(base: StoredRun, new: StoredRun, gate: Gate) -> Comparison:
     diffs = differences(base.manifest, new.manifest, base.cells, new.cells)
     targets = set(new.cells["target"].astype(str))
-    base_rows = {k: r for k, r in base.records().items() if k[0] in targets}
+    base_rows = {k: r for k, r in base.records().items() if k.target in targets}
     new_rows = new.records()
     reps_base, reps_new = _reps_by_cell(base, gate), _reps_by_cell(new, gate)
-    items: list[Result | shifts.Sample | points.MemoryPair] = []
+    items: list[Item] = []
     for key in [*new_rows, *(k for k in base_rows if k not in new_rows)]:
         b, n = base_rows.get(key), new_rows.get(key)
-        cell = dict(zip(IDENTITY, key, strict=True))
-        context = tuple(d.text() for d in diffs if d.applies(cell))
-        whole = _cell_state(cell, b, n)
+        own = [d for d in diffs if d.applies(key)]
+        context = tuple(d.text() for d in own)
+        whole = _cell_state(key, b, n)
         if whole is not None:
             if whole.verdict != "skip":
                 items.append(with_(whole, context=context))
             continue
         assert b is not None and n is not None
+        changed = model_changed(own)
         for metric in gate.metrics:
-            got: Result | shifts.Sample | points.MemoryPair | None
+            got: Item | None
             if metric in QUANTILES:
                 column = f"latency_{metric}_ms"
-                got = shifts.collect(
-                    cell,
-                    metric,
-                    reps_base.get(key),
-                    reps_new.get(key),
-                    (b.get(column), n.get(column)),
-                    gate,
-                    context,
-                )
+                points = (b.get(column), n.get(column))
+                got = latency.collect(
+                    key, metric, reps_base.get(key), reps_new.get(key), points, gate, context,
+                    changed,
+                )  # fmt: skip
+            elif metric in memory.MEMORY_COLUMNS:
+                got = memory.collect(key, metric, b, n, context, changed)
+            elif metric == "accuracy":
+                got = compare_accuracy(key, b, n, gate, context)
             else:
-                got = points.collect(cell, metric, b, n, gate, context)
+                got = compare_energy(key, b, n, gate, context)
             if got is not None:
                 items.append(got)
-    samples = [i for i in items if isinstance(i, shifts.Sample)]
-    pairs = [i for i in items if isinstance(i, points.MemoryPair)]
-    drifts = shifts.estimate_drift(samples, gate)
-    offsets = points.memory_drift(pairs, gate)
-    judged = iter(shifts.judge(samples, drifts, gate))
-    memory = iter(points.judge_memory(pairs, offsets, gate))
+    return _judge(base, new, gate, items, diffs, targets)
+
+
+def _judge(
+    base: StoredRun,
+    new: StoredRun,
+    gate: Gate,
+    items: list[Item],
+    diffs: list[Difference],
+    targets: set[str],
+) -> Comparison:
+    """Drift first (it needs every cell), then each cell's verdict in the order collected."""
+    samples = [i for i in items if isinstance(i, latency.Sample)]
+    pairs = [i for i in items if isinstance(i, memory.MemoryPair)]
+    drifts = latency.estimate_drift(samples, gate)
+    offsets = memory.memory_drift(pairs, gate)
+    judged = iter(latency.judge_latency(samples, drifts, gate))
+    memories = iter(memory.judge_memory(pairs, offsets, gate))
     results = [
         next(judged)
-        if isinstance(i, shifts.Sample)
-        else next(memory)
-        if isinstance(i, points.MemoryPair)
+        if isinstance(i, latency.Sample)
+        else next(memories)
+        if isinstance(i, memory.MemoryPair)
         else i
         for i in items
     ]
     changes = _global_changes(diffs, targets)
-    overall = shifts.drift_results(drifts, gate, changes)
-    overall += points.memory_drift_results(offsets, gate, changes)
+    overall = latency.drift_results(drifts, gate, changes)
+    overall += memory.memory_drift_results(offsets, gate, changes)
     family = sum(r.p is not None for r in results)
     return Comparison(base, new, gate, overall + results, diffs, family, drifts | offsets)
 
 
 def _global_changes(diffs: list[Difference], targets: set[str]) -> dict[str, list[str]]:
     """Per target, the differences that could move every one of its cells alike."""
-    run_wide = [
-        d.what
-        for d in diffs
-        if not d.scope and d.what not in NOT_GLOBAL and not d.what.startswith("dataset ")
-    ]
-    out = {}
+    out: dict[str, list[str]] = {}
     for target in targets:
-        own = [
+        out[target] = [
             d.what
             for d in diffs
-            if dict(d.scope).get("target") == target and {k for k, _ in d.scope} <= MACHINE_SCOPE
+            if d.kind in MOVES_EVERY_CELL and dict(d.scope).get("target", target) == target
         ]
-        out[target] = run_wide + own
     return out
 
 
-def _reps_by_cell(run: StoredRun, gate: Gate) -> dict[tuple[str, ...], pd.DataFrame]:
-    reps = shifts.steady(run.repetitions(), gate)
-    return {cell_key(k): g for k, g in reps.groupby(IDENTITY, sort=False, observed=True)}
+def _reps_by_cell(run: StoredRun, gate: Gate) -> dict[CellKey, pd.DataFrame]:
+    reps = steady(run.repetitions(), gate)
+    return {CellKey(*k): g for k, g in reps.groupby(list(IDENTITY), sort=False, observed=True)}
 
 
-def _cell_state(
-    cell: dict[str, str], b: dict[str, Any] | None, n: dict[str, Any] | None
-) -> Result | None:
+def _cell_state(cell: CellKey, b: dict[str, Any] | None, n: dict[str, Any] | None) -> Result | None:
     """A whole-cell result when the cell cannot be compared metric by metric, else None.
     Verdict "skip" means: nothing to say (a pair no runtime can take)."""
     skip = Result(cell, "cell", "skip")

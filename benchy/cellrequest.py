@@ -1,0 +1,62 @@
+"""A cell → the request its worker gets (benchy/worker/protocol.py: CellRequest), with the
+device's paths from `Target.prepare`. Targets add their own settings (pinning, cool-down) in
+`WorkerTarget.adapt`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchy.config import Measure, Model
+from benchy.matrix import Cell
+from benchy.power.config import PowerConfig
+from benchy.worker.protocol import CellRequest, InputsSpec, MeasureSpec
+
+
+def inputs_spec(model: Model, paths: dict[Path, str]) -> InputsSpec:
+    spec = model.input
+    if spec.kind == "dataset" and model.dataset is not None:
+        inputs: InputsSpec = {"kind": "dataset", "path": paths[model.dataset], "key": "x"}
+        if model.dataset_limit:
+            inputs["limit"] = model.dataset_limit
+        return inputs
+    inputs = {"kind": "random", "low": spec.low, "high": spec.high, "seed": spec.seed}
+    if spec.shape:
+        inputs["shape"] = list(spec.shape)
+    return inputs
+
+
+def measure_spec(measure: Measure) -> MeasureSpec:
+    return {
+        "warmup_runs": measure.warmup_runs,
+        "warmup_seconds": measure.warmup_seconds,
+        "min_runs": measure.min_runs,
+        "min_seconds": measure.min_seconds,
+        "max_seconds": measure.max_seconds,
+        "max_runs": measure.max_runs,
+        "repetitions": measure.repetitions,
+        "timeout_s": measure.timeout_s,
+    }
+
+
+def cell_request(
+    cell: Cell,
+    model: Model,
+    measure: Measure,
+    paths: dict[Path, str],
+    repetition: int,
+    power: PowerConfig | None,
+) -> CellRequest:
+    request: CellRequest = {
+        "runtime": cell.runtime,
+        "model_path": paths[cell.model_file],
+        "delegate": cell.delegate.payload,  # type: ignore[typeddict-item]
+        "threads": cell.threads,
+        "inputs": inputs_spec(model, paths),
+        "measure": measure_spec(measure),
+        "timeout_s": measure.timeout_s,
+        # Outputs are collected once (first repetition): they do not change between processes.
+        "collect_outputs": model.dataset is not None and repetition == 0,
+    }
+    if power is not None:
+        request["power"] = power.payload()  # type: ignore[typeddict-item]
+    return request

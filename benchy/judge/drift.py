@@ -1,0 +1,103 @@
+"""Run-wide drift: a shared machine drifts (this VM: ±6% within ten minutes), and every cell of a
+target moves with it. Its size is the median change of the target's cells whose model did not
+change (at least `drift_min_cells` of them); it is taken out of every cell's change and reported
+on its own: `drift` when nothing else differs, `inconclusive` when something that touches every
+cell (runtime version, machine, benchy, settings) changed too. Used for latency (log-shifts) and
+memory (MiB).
+
+`steady` does the same within one run: rounds of interleaved repetitions are a clock of the
+machine's speed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from benchy.config import Gate
+from benchy.judge.result import all_cells
+from benchy.results.read import QUANTILES
+from benchy.results.schema import IDENTITY, CellKey
+
+
+@dataclass(frozen=True)
+class Drift:
+    target: str
+    metric: str
+    shift: float  # log-shift taken out of every cell (0 when not applied)
+    cells: int  # cells it was estimated from
+    applied: bool
+
+    def text(self) -> str:
+        if self.metric in QUANTILES:
+            return f"{math.expm1(self.shift) * 100:+.1f}%".replace("-", "−")
+        return f"{self.shift:+.2f} MiB".replace("-", "−")
+
+
+def steady(reps: pd.DataFrame, gate: Gate) -> pd.DataFrame:
+    """Take a run's own drift out of its repetitions. The runner interleaves repetitions: round k
+    measures repetition k of every cell of a target, one after the other. The median, over the
+    cells, of each cell's deviation from its own median in round k is how fast the machine was
+    during that round; every value of the round is divided by it. Needs `drift_min_cells` cells
+    in a round; a real change in a few cells does not move the median."""
+    if not gate.drift_correction or reps.empty:
+        return reps
+    out = reps.copy()
+    cell = reps[list(IDENTITY)].astype(str).agg("/".join, axis=1)
+    for _, group in reps.groupby("target", sort=False, observed=True):
+        rounds = group["repetition"]
+        if rounds.map(rounds.value_counts()).min() < gate.drift_min_cells:
+            continue
+        for metric in QUANTILES:
+            logv = group[metric].astype(np.float64).apply(math.log)
+            dev = logv - logv.groupby(cell[group.index]).transform("median")
+            speed = dev.groupby(rounds).median()
+            out.loc[group.index, metric] = np.exp(logv - rounds.map(speed))
+    return out
+
+
+def median_drift(
+    changes: Iterable[tuple[str, str, float, bool]], gate: Gate
+) -> dict[tuple[str, str], Drift]:
+    """(target, metric, change, model changed?) → per target and metric the median change of
+    the cells whose model did not change, applied when enough such cells exist."""
+    groups: dict[tuple[str, str], list[float]] = {}
+    for target, metric, change, model_changed in changes:
+        group = groups.setdefault((target, metric), [])
+        if not model_changed:
+            group.append(change)
+    out = {}
+    for (target, metric), values in groups.items():
+        applied = gate.drift_correction and len(values) >= gate.drift_min_cells
+        shift = float(np.median(values)) if applied else 0.0
+        out[(target, metric)] = Drift(target, metric, shift, len(values), applied)
+    return out
+
+
+def drift_verdict(beyond: bool, cells: int, changes: list[str]) -> tuple[str, str]:
+    """The verdict on a run-wide drift: beyond δ or not, and what else changed."""
+    basis = f"median of {cells} cells whose model did not change"
+    if not beyond:
+        return "unchanged", f"run-wide drift ({basis}), taken out of every cell"
+    if changes:
+        return "inconclusive", (
+            f"every cell moved alike ({basis}) while {', '.join(changes)} changed too: "
+            "machine drift cannot be told from that change; measure both sides in one job"
+        )
+    return "drift", (
+        f"every cell moved alike ({basis}) and nothing else differs: the machine; "
+        "taken out of every cell, not gated"
+    )
+
+
+def applied_drifts(
+    drifts: dict[tuple[str, str], Drift],
+) -> Iterator[tuple[str, str, Drift, CellKey]]:
+    """(target, metric, drift, the all-cells pseudo cell) for each drift taken out."""
+    for (target, metric), drift in drifts.items():
+        if drift.applied:
+            yield target, metric, drift, all_cells(target)

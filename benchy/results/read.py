@@ -1,0 +1,113 @@
+"""Stored runs, read back: the manifest, the cells, per-repetition latency percentiles. Reads
+only what `benchy run` wrote, and refuses what it cannot read with advice."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchy.errors import UsageError
+from benchy.results.manifest import read_manifest, schema_problem
+from benchy.results.schema import IDENTITY, CellKey
+
+log = logging.getLogger(__name__)
+
+QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
+
+
+def read_cells(run_dir: Path) -> pd.DataFrame:
+    """A stored run's cells, refusing result schemas this version does not know."""
+    problem = schema_problem(read_manifest(run_dir))
+    if problem is not None:
+        raise UsageError(f"{run_dir}: {problem}")
+    return pd.read_parquet(run_dir / "cells.parquet")
+
+
+def records(cells: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts with missing values as None (pandas gives NaN or <NA>)."""
+    return [
+        {str(k): (None if _missing(v) else v) for k, v in row.items()}
+        for row in cells.to_dict("records")
+    ]
+
+
+@dataclass
+class StoredRun:
+    dir: Path
+    manifest: dict[str, Any]
+    cells: pd.DataFrame
+    _reps: pd.DataFrame | None = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, run_dir: Path) -> StoredRun:
+        manifest = read_manifest(run_dir)
+        problem = schema_problem(manifest)
+        if problem is not None:
+            raise UsageError(f"{run_dir}: {problem}")
+        if manifest.get("status") == "running" or not (run_dir / "cells.parquet").is_file():
+            raise UsageError(f"{run_dir}: the run did not finish; nothing to compare")
+        try:
+            cells = pd.read_parquet(run_dir / "cells.parquet")
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{run_dir}: {exc}") from None
+        return cls(run_dir, manifest, cells)
+
+    @property
+    def name(self) -> str:
+        return self.dir.name
+
+    @property
+    def targets(self) -> list[str]:
+        return sorted(self.manifest.get("targets", {}) or set(self.cells["target"]))
+
+    def records(self) -> dict[CellKey, dict[str, Any]]:
+        """Cells by identity, missing values as None."""
+        return {CellKey.of(row): row for row in records(self.cells)}
+
+    def repetitions(self) -> pd.DataFrame:
+        """One row per cell and repetition: n samples and the p50/p90/p99 in ms."""
+        if self._reps is None:
+            self._reps = per_repetition(self.dir / "samples.parquet")
+        return self._reps
+
+    def samples_by_cell(self) -> dict[CellKey, tuple[np.ndarray, np.ndarray]]:
+        """(latency_ns, repetition) per cell, as the runner handed them to the gate."""
+        path = self.dir / "samples.parquet"
+        if not path.is_file():
+            return {}
+        s = pd.read_parquet(path, columns=[*IDENTITY, "repetition", "latency_ns"])
+        out = {}
+        for key, group in s.groupby(list(IDENTITY), sort=False, observed=True):
+            out[CellKey(*key)] = (
+                group["latency_ns"].to_numpy(np.int64),
+                group["repetition"].to_numpy(np.int64),
+            )
+        return out
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def per_repetition(samples_path: Path) -> pd.DataFrame:
+    columns = [*IDENTITY, "repetition", "n", *QUANTILES]
+    if not samples_path.is_file():
+        return pd.DataFrame(columns=columns)
+    s = pd.read_parquet(samples_path, columns=[*IDENTITY, "repetition", "latency_ns"])
+    if s.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = s.groupby([*IDENTITY, "repetition"], sort=False, observed=True)["latency_ns"]
+    q = grouped.quantile(np.asarray(list(QUANTILES.values()))).unstack() / 1e6
+    q.columns = list(QUANTILES)
+    q["n"] = grouped.size()
+    return q.reset_index()[columns]
+
+

@@ -1,0 +1,162 @@
+"""One cell, measured in the forked child: load the model, one cold invoke, warm up, then time
+`invoke()` alone (inputs are set outside the timed region) until `stopping.enough`; memory from
+/proc around it; outputs over the dataset for accuracy when asked."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from benchy.worker.inputs import input_sets
+from benchy.worker.protocol import CellRequest, CellResult
+from benchy.worker.runtimes import RUNNERS
+from benchy.worker.stopping import enough
+
+
+def _proc_status_kb(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _mb(kb: int | None) -> float | None:
+    return None if kb is None else kb / 1024.0
+
+
+def _shared_object_rss_kb() -> int | None:
+    """Resident KiB of mapped shared libraries (.so). After fork the child faults the runtime's
+    code back in as it runs; that is not the model's memory, so it is subtracted."""
+    total, counting = 0, False
+    try:
+        with open("/proc/self/smaps") as fh:
+            for line in fh:
+                first = line.split(None, 1)[0]
+                if "-" in first and not first.endswith(":"):  # a mapping header line
+                    path = line.split()[-1] if len(line.split()) >= 6 else ""
+                    counting = ".so" in path.rsplit("/", 1)[-1]
+                elif counting and first == "Rss:":
+                    total += int(line.split()[1])
+    except OSError:
+        return None
+    return total
+
+
+def _reset_peak_rss() -> bool:
+    """Make VmHWM start from now: a forked child inherits its parent's high-water mark."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _injected_fault(cell: CellRequest) -> None:
+    """Test hook: BENCHY_INJECT_FAULT="segfault:PATTERN" or "hang:PATTERN" hits cells whose
+    model path contains PATTERN, so tests can crash or hang a real worker child on purpose."""
+    spec = os.environ.get("BENCHY_INJECT_FAULT", "")
+    kind, _, pattern = spec.partition(":")
+    if not pattern or pattern not in cell["model_path"]:
+        return
+    if kind == "segfault":
+        os.kill(os.getpid(), signal.SIGSEGV)
+    elif kind == "hang":
+        while True:
+            time.sleep(1)
+
+
+def measure(cell: CellRequest) -> CellResult:
+    """Run one cell in this process and return its record (errors raise)."""
+    _injected_fault(cell)
+    reset_ok = _reset_peak_rss()
+    rss_before = _proc_status_kb("VmRSS")
+    code_before = _shared_object_rss_kb()
+    t0 = time.perf_counter_ns()
+    runner = RUNNERS[cell["runtime"]](cell)
+    load_ns = time.perf_counter_ns() - t0
+    rss_after_load = _proc_status_kb("VmRSS")
+    sets = input_sets(runner, cell["inputs"])
+
+    runner.set_inputs(sets[0])
+    t0 = time.perf_counter_ns()
+    runner.invoke()
+    first_ns = time.perf_counter_ns() - t0
+
+    m = cell["measure"]
+    clock = time.perf_counter_ns
+    # Warmup: count and time, both honoured.
+    warm_start = clock()
+    warm_n, warm_until = 0, warm_start + int(float(m["warmup_seconds"]) * 1e9)
+    while warm_n < int(m["warmup_runs"]) or clock() < warm_until:
+        runner.set_inputs(sets[warm_n % len(sets)])
+        runner.invoke()
+        warm_n += 1
+
+    idle_ns: list[int] | None = None
+    power = cell.get("power")
+    if power:
+        # Idle power: the model loaded and warm, nothing running, while the server samples.
+        a = clock()
+        time.sleep(float(power.get("idle_s", 0.5)))
+        idle_ns = [a, clock()]
+
+    min_runs, max_runs = int(m["min_runs"]), int(m["max_runs"])
+    start = clock()
+    warmup_ns = (idle_ns[0] if idle_ns else start) - warm_start
+    min_end = start + int(float(m["min_seconds"]) * 1e9)
+    max_end = start + int(float(m["max_seconds"]) * 1e9)
+    samples: list[int] = []
+    append, invoke, set_inputs, n_sets = samples.append, runner.invoke, runner.set_inputs, len(sets)
+    i = 0
+    while True:
+        set_inputs(sets[i % n_sets])  # outside the timed region
+        a = clock()
+        invoke()
+        b = clock()
+        append(b - a)
+        i += 1
+        if enough(i, b, min_runs, max_runs, min_end, max_end):
+            break
+    window_ns = clock() - start
+
+    outputs = None
+    outputs_start = clock()
+    if cell.get("collect_outputs"):
+        outputs = []
+        for arrays in sets:
+            runner.set_inputs(arrays)
+            runner.invoke()
+            outputs.append([float(v) for v in runner.first_output().ravel()])
+
+    code_after = _shared_object_rss_kb()
+    code_growth = None if code_before is None or code_after is None else code_after - code_before
+    return {
+        "status": "ok",
+        "runtime_code_mb": _mb(code_growth),
+        "runtime_module": runner.module,
+        "runtime_version": runner.version,
+        "delegate_applied": runner.applied(),
+        "load_ms": load_ns / 1e6,
+        "first_inference_ms": first_ns / 1e6,
+        "warmup_runs": warm_n,
+        "samples_ns": samples,
+        "window_s": window_ns / 1e9,
+        "window_ns": [start, start + window_ns],
+        "idle_ns": idle_ns,
+        "warmup_s": warmup_ns / 1e9,
+        "outputs_s": (clock() - outputs_start) / 1e9,
+        "rss_before_mb": _mb(rss_before),
+        "rss_after_load_mb": _mb(rss_after_load),
+        "peak_rss_mb": _mb(_proc_status_kb("VmHWM")) if reset_ok else None,
+        "peak_rss_note": None if reset_ok else "cannot reset VmHWM (/proc/self/clear_refs)",
+        "input_specs": runner.input_specs(),
+        "cpus": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "clock_ns": clock(),  # lets a host-side power meter map this clock onto its own
+        "outputs": outputs,
+    }

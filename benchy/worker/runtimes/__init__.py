@@ -1,0 +1,23 @@
+"""Runtimes on the device: one module each, registered by name (the `runtime` of a cell).
+
+A runner loads a model for a cell (delegate, threads), says which delegate really took nodes,
+describes its inputs, sets inputs, invokes, and returns the first output as floats.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from benchy.worker.protocol import RuntimeFacts
+from benchy.worker.runtimes.base import Runner, Unavailable
+from benchy.worker.runtimes.onnxruntime import OnnxRunner, onnxruntime_facts
+from benchy.worker.runtimes.tflite import TFLiteRunner, tflite_facts
+
+RUNNERS: dict[str, Any] = {"tflite": TFLiteRunner, "onnxruntime": OnnxRunner}
+
+__all__ = ["RUNNERS", "Runner", "Unavailable", "availability"]
+
+
+def availability() -> dict[str, RuntimeFacts]:
+    """What the device can run: {name: {"available": bool, "version"..., "reason"...}}."""
+    return {"tflite": tflite_facts(), "onnxruntime": onnxruntime_facts()}
