@@ -97,7 +97,8 @@ def draw(pool: Pool, r: int, rng: np.random.Generator) -> StoredRun:
 
 def slow_down(run: StoredRun, key: CellKey, factor: float) -> StoredRun:
     reps = run.repetitions().copy()
-    mine = np.array([CellKey(*k) == key for k in reps[list(IDENTITY)].itertuples(index=False)])
+    rows = reps[list(IDENTITY)].itertuples(index=False)
+    mine = np.array([CellKey.from_values(k) == key for k in rows])
     for q in QUANTILES:
         reps.loc[mine, q] = reps.loc[mine, q] * factor
     return StoredRun(run.dir, run.manifest, run.cells, reps)
@@ -138,11 +139,7 @@ def study(pools: list[Pool], r: int, pairs: int, seed: int, gate: Gate) -> dict[
                 unsure[res.metric] = unsure.get(res.metric, 0) + 1
         key = keys[n % len(keys)]
         ab = compare_runs(base, slow_down(new, key, 1.10), gate)
-        verdict = next(
-            res.verdict
-            for res in ab.results
-            if res.metric == "p50" and res.cell == key
-        )
+        verdict = next(res.verdict for res in ab.results if res.metric == "p50" and res.cell == key)
         slowed[verdict] = slowed.get(verdict, 0) + 1
         hit = verdict == "regressed"
         detected += hit

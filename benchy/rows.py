@@ -210,7 +210,7 @@ class RowBuilder:
         window = sum(r["window_s"] for r in results)
         # What the harness costs beyond the work the suite asked for (warmup, timed loop, outputs).
         asked = window + sum(r.get("warmup_s", 0.0) + r.get("outputs_s", 0.0) for r in results)
-        peaks = [r["peak_rss_mb"] for r in results if r.get("peak_rss_mb") is not None]
+        peaks = [float(p) for r in results if (p := r.get("peak_rss_mb")) is not None]
         peak = max(peaks) if peaks else None
         before = first.get("rss_before_mb")
         size = cell.model_file.stat().st_size
@@ -247,7 +247,7 @@ class RowBuilder:
             "warmup_s": sum(r.get("warmup_s", 0.0) for r in results),
             "overhead_s": max(wall - asked, 0.0),
             "emulated": bool(facts.get("emulated")),
-            "cpus": ",".join(str(c) for c in first["cpus"]) if first.get("cpus") else None,
+            "cpus": ",".join(str(c) for c in first.get("cpus") or []) or None,
         }
 
     def _quality(self, cell: Cell, outputs: list[list[float]] | None) -> dict[str, Any]:

@@ -12,6 +12,8 @@ import xmlschema
 
 from benchy.cli import main
 
+from .conftest import CNN_MODELS
+
 XSD = Path(__file__).parent / "junit.xsd"
 
 # One model name and variant, so the cell identity is the same on both sides; only the file
@@ -36,21 +38,17 @@ max_seconds = 1.0
 repetitions = 8
 timeout_s = 60
 """
-AA = """
+AA = (
+    """
 [matrix]
 runtimes = ["tflite", "onnxruntime"]
 [matrix.tflite]
 delegates = ["xnnpack", "none"]
 [budgets]
 latency_p90_ms = 1000
-[models.cnn]
-dataset = "@DATA@"
-reference = "fp32"
-[models.cnn.variants]
-fp32 = "@MODELS@/cnn_fp32.tflite"
-full_int8 = "@MODELS@/cnn_full_int8.tflite"
-onnx_fp32 = "@MODELS@/cnn_fp32.onnx"
 """
+    + CNN_MODELS
+)
 
 
 def manifest(run_dir: Path) -> dict:  # type: ignore[type-arg]

@@ -16,9 +16,10 @@ import pytest
 
 from benchy.cli import main
 
-from .conftest import DATA, MODELS, ROOT
+from .conftest import CNN_MODELS, DATA, MODELS, ROOT
 
-SUITE = """
+SUITE = (
+    """
 [matrix]
 runtimes = ["tflite", "onnxruntime"]
 threads = [1]
@@ -29,14 +30,9 @@ delegates = ["xnnpack", "none"]
 latency_p90_ms = 1000
 accuracy_drop_max = 5
 
-[models.cnn]
-dataset = "@DATA@"
-reference = "fp32"
-[models.cnn.variants]
-fp32 = "@MODELS@/cnn_fp32.tflite"
-full_int8 = "@MODELS@/cnn_full_int8.tflite"
-onnx_fp32 = "@MODELS@/cnn_fp32.onnx"
 """
+    + CNN_MODELS
+)
 
 CELL_COLUMNS = [
     "target",

@@ -5,11 +5,15 @@ A real venv with the real wheel is built once and cached; the local target's `py
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from benchy.cli import main
+from benchy.worker.bundle import worker_file
 
 from .conftest import CNN_MODELS
 
@@ -31,3 +35,24 @@ def test_cells_run_on_tflite_runtime_and_say_so(  # type: ignore[no-untyped-def]
     onnx = cells[(cells.runtime == "onnxruntime") & (cells.status != "n/a")]
     assert set(onnx.status) == {"unavailable"}
     assert onnx.error.iloc[0].startswith("onnxruntime is not installed")
+    facts = json.loads((out / "run.json").read_text())["targets"]["pi-like"]
+    assert facts["python"] == python_version(tflite_runtime_python)
+
+
+def python_version(python: Path) -> str:
+    code = "import platform; print(platform.python_version())"
+    return subprocess.run([str(python), "-c", code], capture_output=True, text=True).stdout.strip()
+
+
+def test_the_worker_runs_on_the_oldest_python_boards_have(tflite_runtime_python: Path) -> None:
+    """Raspberry Pi OS Bullseye ships Python 3.9: the bundled worker must run there for real."""
+    if not python_version(tflite_runtime_python).startswith("3.9"):
+        pytest.skip("no Python 3.9 on this machine")
+    requests = '{"op": "ping"}\n{"op": "facts"}\n'
+    proc = subprocess.run(
+        [str(tflite_runtime_python), str(worker_file()), "serve"],
+        input=requests, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    ping, facts = (json.loads(line) for line in proc.stdout.splitlines())
+    assert ping["ok"] and ping["runtimes"]["tflite"]["module"] == "tflite_runtime"
+    assert facts["facts"]["python"].startswith("3.9")

@@ -16,6 +16,7 @@ from benchy.judge.compare import Comparison
 from benchy.report.cases import build_cases
 from benchy.report.junit import write_junit
 from benchy.report.markdown import summary, workflow_annotations, write_summary
+from benchy.results.schema import CellKey
 
 log = logging.getLogger("benchy")
 
@@ -54,7 +55,7 @@ def publish(
     manifest: dict[str, Any],
     run_dir: Path,
     rows: list[dict[str, Any]],
-    checks: dict[tuple[str, ...], list[Check]],
+    checks: dict[CellKey, list[Check]],
     comparison: Comparison | None,
     code: int,
     verdict: str,

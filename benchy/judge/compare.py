@@ -150,7 +150,8 @@ def _global_changes(diffs: list[Difference], targets: set[str]) -> dict[str, lis
 
 def _reps_by_cell(run: StoredRun, gate: Gate) -> dict[CellKey, pd.DataFrame]:
     reps = steady(run.repetitions(), gate)
-    return {CellKey(*k): g for k, g in reps.groupby(list(IDENTITY), sort=False, observed=True)}
+    groups = reps.groupby(list(IDENTITY), sort=False, observed=True)
+    return {CellKey.from_values(k): g for k, g in groups}
 
 
 def _cell_state(cell: CellKey, b: dict[str, Any] | None, n: dict[str, Any] | None) -> Result | None:

@@ -197,13 +197,13 @@ def best_lines(cells: pd.DataFrame, rank_by: str) -> list[str]:
             continue
         r = best.row
         margin = ""
-        if isinstance(r["tightest_budget"], str) and r["headroom_pct"] is not None:
+        if isinstance(r["tightest_budget"], str) and pd.notna(r["headroom_pct"]):
             margin = (
                 f"; tightest budget {r['tightest_budget']} with {r['headroom_pct']:.0f}% headroom"
             )
         lines.append(
             f"[bold]{best.target}[/]: best of {best.candidates} passing = "
-            f"[green]{r['model']} {r['variant']}[/] on {CellKey.of(r).setup()}: "
+            f"[green]{r['model']} {r['variant']}[/] on {CellKey.of(r.to_dict()).setup()}: "
             f"{_show_value(rank_by, r[rank_by])}{margin}"
         )
     return lines

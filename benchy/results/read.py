@@ -83,7 +83,7 @@ class StoredRun:
         s = pd.read_parquet(path, columns=[*IDENTITY, "repetition", "latency_ns"])
         out = {}
         for key, group in s.groupby(list(IDENTITY), sort=False, observed=True):
-            out[CellKey(*key)] = (
+            out[CellKey.from_values(key)] = (
                 group["latency_ns"].to_numpy(np.int64),
                 group["repetition"].to_numpy(np.int64),
             )

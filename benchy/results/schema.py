@@ -7,7 +7,7 @@ Pure data: no pandas here, so every layer (matrix, worker side excepted) can imp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -27,7 +27,7 @@ class CellKey:
     threads: int
 
     @classmethod
-    def of(cls, row: Mapping[str, Any]) -> CellKey:
+    def of(cls, row: Mapping[Any, Any]) -> CellKey:
         """From a cells row (or any mapping holding the identity columns)."""
         return cls(
             str(row["target"]),
@@ -37,6 +37,11 @@ class CellKey:
             str(row["delegate"]),
             int(row["threads"]),
         )
+
+    @classmethod
+    def from_values(cls, values: Sequence[Any]) -> CellKey:
+        """From the identity columns' values in IDENTITY order (e.g. a groupby key)."""
+        return cls.of(dict(zip(IDENTITY, values, strict=True)))
 
     def setup(self) -> str:
         """How it ran: `tflite/xnnpack ×2`."""
@@ -172,3 +177,10 @@ COLUMN_TYPES = {c.name: c.dtype for c in COLUMNS}
 
 SAMPLES_COLUMNS = (*IDENTITY, "repetition", "index", "latency_ns", "latency_ms")
 POWER_COLUMNS = (*IDENTITY, "repetition", "t_s", "watts", "phase", "interval_s")
+
+
+def columns_markdown() -> str:
+    """The README's table of cells columns (tests/test_schema.py keeps the two the same)."""
+    lines = ["| column | type | meaning |", "| --- | --- | --- |"]
+    lines += [f"| `{c.name}` | {c.dtype} | {c.doc} |" for c in COLUMNS]
+    return "\n".join(lines)

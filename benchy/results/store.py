@@ -25,7 +25,12 @@ from benchy.results.schema import (
     SCHEMA_VERSION,
 )
 
-PANDAS_TYPES = {"str": "string", "int": "Int64", "float": "float64", "bool": "boolean"}
+PANDAS_TYPES: dict[str, Any] = {
+    "str": "string",
+    "int": "Int64",
+    "float": "float64",
+    "bool": "boolean",
+}
 
 NUMERIC_SUFFIXES = ("_ms", "_mb", "_kb", "_mw", "_mj", "_hz", "_s", "_c", "_pct", "_bytes",
                     "_hours", "_cycle")  # fmt: skip
@@ -114,7 +119,7 @@ class RunStore:
         self._write_manifest()
 
 
-LONG_TYPES = {
+LONG_TYPES: dict[str, Any] = {
     "repetition": "int64",
     "index": "int64",
     "latency_ns": "int64",
@@ -170,6 +175,7 @@ def cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 def _typed(column: pd.Series, kind: str) -> pd.Series:
     if kind in ("int", "bool"):
         # Through float: None → NaN → <NA>; exact for counts below 2**53.
-        values = pd.to_numeric(column, errors="coerce") if kind == "int" else column
-        return values.astype("float64" if kind == "int" else "object").astype(PANDAS_TYPES[kind])
+        values: pd.Series = pd.to_numeric(column, errors="coerce") if kind == "int" else column
+        through: Any = "float64" if kind == "int" else "object"
+        return values.astype(through).astype(PANDAS_TYPES[kind])
     return column.astype(PANDAS_TYPES[kind])

@@ -17,11 +17,12 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from typing import Any
 
 from benchy.errors import CellTimeout
 from benchy.serial.client import DutClient
 from benchy.serial.tensors import ModelIO
+from benchy.worker.protocol import CellResult, MeasureSpec
+from benchy.worker.stopping import enough
 
 
 class _Clock:
@@ -37,11 +38,11 @@ def measure(
     client: DutClient,
     io: ModelIO,
     inputs: list[bytes],
-    m: dict[str, Any],
+    m: MeasureSpec,
     collect_outputs: bool,
     timeout_s: float,
     quantized_results: bool,
-) -> dict[str, Any]:
+) -> CellResult:
     clock = _Clock(time.monotonic() + timeout_s, timeout_s)
     n_out = io.output.size
     reply_s = client.settings.timeout_s
@@ -70,12 +71,7 @@ def measure(
     while True:
         clock.check()
         samples.append(client.infer(1, 0, outputs=n_out).elapsed_us * 1000)
-        now = time.monotonic()
-        if (
-            len(samples) >= max_runs
-            or now >= max_end
-            or (len(samples) >= min_runs and now >= min_end)
-        ):
+        if enough(len(samples), time.monotonic(), min_runs, max_runs, min_end, max_end):
             break
     window_s = time.monotonic() - start
 

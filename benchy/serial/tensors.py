@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from benchy.errors import ProtocolError
+from benchy.worker.protocol import InputsSpec
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class ModelIO:
             return [(float(v) - out.zero_point) * out.scale for v in values]
         return [float(v) for v in values]
 
-    def inputs(self, spec: dict[str, Any]) -> list[bytes]:
+    def inputs(self, spec: InputsSpec) -> list[bytes]:
         """The cell's inputs (the runner's `inputs` payload) as byte strings for the DUT."""
         if spec["kind"] == "dataset":
             with np.load(spec["path"], allow_pickle=False) as data:

@@ -25,6 +25,7 @@ from benchy.serial.upload import MAX_CHUNK_BYTES
 from benchy.targets import register
 from benchy.targets.base import Target
 from benchy.tomltable import Table
+from benchy.worker.protocol import CellRequest, CellResult
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,7 @@ class SerialTarget(Target):
         tensor parameters, arena size and dataset."""
         return {f: str(f.resolve()) for f in files}
 
-    def run_cell(self, cell: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def run_cell(self, cell: CellRequest, timeout: float) -> CellResult:
         if cell["runtime"] != "tflm":
             return {"status": "unavailable", "error": f"{self.name} runs only runtime tflm"}
         if not self.link.is_open:
@@ -201,11 +202,9 @@ class SerialTarget(Target):
         except (OSError, ValueError, KeyError) as exc:  # the inputs: dataset, shape, dtype
             return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
         stats = self.client.stats
-        result.update(
-            runtime_module=RUNTIME_MODULE,
-            runtime_version=self.dut.get("dut_profile") or "unknown",
-            delegate_applied=FIRMWARE,
-        )
+        result["runtime_module"] = RUNTIME_MODULE
+        result["runtime_version"] = self.dut.get("dut_profile") or "unknown"
+        result["delegate_applied"] = FIRMWARE
         result["extra"].update(
             self._memory(Path(cell["model_path"])),
             link_retries=stats.retries,

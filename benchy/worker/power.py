@@ -45,7 +45,9 @@ class RaplSource:
             zones = [z for z in zones if z in wanted]
         if not zones:
             raise PowerUnavailable("no RAPL package zones under %s" % base)
-        self.paths, self.ranges, self.labels = [], [], []
+        self.paths: list[str] = []
+        self.ranges: list[int] = []
+        self.labels: list[str] = []
         for z in zones:
             path = os.path.join(base, z, "energy_uj")
             try:
@@ -61,11 +63,11 @@ class RaplSource:
             self.ranges.append(read_int(os.path.join(base, z, "max_energy_range_uj")))
             self.labels.append(read_text(os.path.join(base, z, "name")) or z)
         self.label = "rapl:" + "+".join(self.labels)
-        self.last = None
+        self.last: tuple[int, list[int]] | None = None
 
     def read(self, t_ns: int) -> list[Sample]:
         values = [read_int(p) for p in self.paths]
-        out = []
+        out: list[Sample] = []
         if self.last is not None:
             t0, before = self.last
             joules = 0.0
@@ -112,13 +114,19 @@ class HwmonSource:
         self.label = "hwmon:%s" % (
             read_text(os.path.join(found, "name")) or os.path.basename(found)
         )
-        p = lambda f: os.path.join(found, f)  # noqa: E731
-        self.mode, self.files = None, ()
-        for mode, files in (
+        where = found
+
+        def p(name: str) -> str:
+            return os.path.join(where, name)
+
+        self.mode: str | None = None
+        self.files: tuple[str, ...] = ()
+        modes: tuple[tuple[str, tuple[str, ...]], ...] = (
             ("energy", (p("energy%s_input" % channel),)),
             ("power", (p("power%s_input" % channel),)),
             ("curr*volt", (p("curr%s_input" % channel), p("%s_input" % voltage))),
-        ):
+        )
+        for mode, files in modes:
             if all(os.path.exists(f) for f in files):
                 self.mode, self.files = mode, files
                 break
@@ -133,7 +141,7 @@ class HwmonSource:
             raise PowerUnavailable("cannot read %s: permission denied" % exc.filename)
         except (OSError, ValueError) as exc:
             raise PowerUnavailable("cannot read %s: %s" % (self.files, exc))
-        self.last = None
+        self.last: tuple[int, int] | None = None
 
     def read(self, t_ns: int) -> list[Sample]:
         values = [read_int(f) for f in self.files]
@@ -141,7 +149,7 @@ class HwmonSource:
             return [(t_ns, values[0] / 1e6)]  # µW
         if self.mode == "curr*volt":
             return [(t_ns, values[0] / 1e3 * values[1] / 1e3)]  # mA × mV
-        out = []
+        out: list[Sample] = []
         if self.last is not None and t_ns > self.last[0] and values[0] >= self.last[1]:
             t0, e0 = self.last
             dt = t_ns - t0

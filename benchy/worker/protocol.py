@@ -238,9 +238,16 @@ def version_problem(reply: dict[str, Any], where: str) -> str | None:
         return None
     if not isinstance(version, int):
         return "%s: the worker did not say its protocol version (%r)" % (where, version)
-    side = "an older" if version < PROTOCOL_VERSION else "a newer"
-    return (
-        "%s runs %s benchy worker (protocol %d; this benchy speaks %d): "
-        "run `benchy clean` on that target and run again, so the matching worker is pushed"
-        % (where, side, version, PROTOCOL_VERSION)
+    if version < PROTOCOL_VERSION:
+        advice = "run `benchy clean` on that target, then run again: benchy pushes its own worker"
+        side = "an older"
+    else:
+        advice = "upgrade this benchy to the version that set up the device"
+        side = "a newer"
+    return "%s runs %s benchy worker (protocol %d; this benchy speaks %d): %s" % (
+        where,
+        side,
+        version,
+        PROTOCOL_VERSION,
+        advice,
     )

@@ -1,4 +1,4 @@
-"""Small reads from the kernel's files. BENCHY_SYSFS points `sysfs()` at a recorded tree in tests."""
+"""Small reads from the kernel's files; BENCHY_SYSFS points `sysfs()` at a recorded tree."""
 
 from __future__ import annotations
 

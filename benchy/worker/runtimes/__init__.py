@@ -6,7 +6,7 @@ describes its inputs, sets inputs, invokes, and returns the first output as floa
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 from benchy.worker.protocol import RuntimeFacts
 from benchy.worker.runtimes.base import Runner, Unavailable

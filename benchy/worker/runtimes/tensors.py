@@ -9,9 +9,9 @@ import numpy as np
 
 
 def quant_params(detail: dict[str, Any]) -> tuple[float, int]:
-    q = detail.get("quantization_parameters") or {}
+    q: dict[str, Any] = detail.get("quantization_parameters") or {}
     scales = q.get("scales")
-    zeros = q.get("zero_points")
+    zeros: Any = q.get("zero_points")
     if scales is not None and len(scales) == 1:
         return float(scales[0]), int(zeros[0])
     scale, zero = detail.get("quantization", (0.0, 0))

@@ -51,7 +51,7 @@ class TFLiteRunner(Runner):
             "model_path": cell["model_path"],
             "num_threads": int(cell["threads"]),
         }
-        resolver = getattr(mod, "OpResolverType", None)
+        resolver: Any = getattr(mod, "OpResolverType", None)
         if kind in ("none", "reference", "external") and resolver is None:
             raise Unavailable("this %s %s cannot disable default delegates" % (module, version))
         if kind == "none":
