@@ -11,9 +11,10 @@ import sys
 from rich.console import Console
 from rich.logging import RichHandler
 
-from benchy import __version__, exitcodes
+from benchy import __version__, exitcodes, interrupts
 from benchy.commands import COMMANDS
 from benchy.errors import BenchyError
+from benchy.interrupts import stop_on_signals
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,12 +45,13 @@ def main(argv: list[str] | None = None) -> int:
         handlers=[RichHandler(console=Console(stderr=True), show_path=False, show_time=False)],
     )
     try:
-        code: int = args.func(args, console)
+        with stop_on_signals():
+            code: int = args.func(args, console)
     except BenchyError as exc:
         Console(stderr=True).print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        return exitcodes.INTERRUPTED
+    except KeyboardInterrupt as exc:
+        return interrupts.exit_code(exc)
     return code
 
 

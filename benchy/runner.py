@@ -26,7 +26,7 @@ from benchy.matrix import Cell
 from benchy.power.config import PowerConfig
 from benchy.power.ppk2 import HOST_METERS, HostMeter
 from benchy.results.schema import CellKey
-from benchy.results.store import RunStore
+from benchy.results.store import ResultsUnwritable, RunStore
 from benchy.rows import CellRecord, RowBuilder
 from benchy.targets import TARGET_KINDS
 from benchy.targets.base import Target
@@ -105,7 +105,10 @@ class Runner:
         self._stop = threading.Event()
         self._live: list[Target] = []
         self._lock = threading.Lock()
+        self._recorded: set[tuple[int, CellKey]] = set()
         self.target_failed = False
+        self.store_error: ResultsUnwritable | None = None
+        """Set when the results folder stopped taking writes; the run was stopped."""
 
     def run(self) -> None:
         threads = [
@@ -147,11 +150,17 @@ class Runner:
         return jobs
 
     def _guarded(self, config: TargetConfig) -> None:
+        jobs = self._jobs(config.name)
         try:
-            self._run_target(config, self._jobs(config.name))
-        except Exception:  # a bug must not hang the run: log it and let other targets go on
-            log.exception("target %s: unexpected failure", config.name)
+            self._run_target(config, jobs)
+        except Exception as exc:  # a bug must not hang the run or lose its cells
+            log.error("target %s: unexpected failure: %s: %s", config.name, type(exc).__name__,
+                      exc, exc_info=log.isEnabledFor(logging.DEBUG))  # fmt: skip
             self._failed()
+            why = f"internal error on this target: {type(exc).__name__}: {exc}"
+            for side, cell in jobs:
+                if (id(side), cell.key) not in self._recorded and not self._stop.is_set():
+                    self._record(side, cell, side.rows.not_run(cell, why))
 
     def _failed(self) -> None:
         self.target_failed = True
@@ -159,8 +168,18 @@ class Runner:
             side.target_failed = True
 
     def _record(self, side: Side, cell: Cell, record: CellRecord) -> None:
+        self._recorded.add((id(side), record.key))
         side.checks[record.key] = record.checks
-        side.store.add(record.row, record.tables)
+        try:
+            side.store.add(record.row, record.tables)
+        except ResultsUnwritable as exc:
+            with self._lock:
+                first = self.store_error is None
+                self.store_error = self.store_error or exc
+            if first:
+                log.error("results folder: %s; stopping the run", exc)
+                self.stop()
+            return
         self.events.cell_finished(cell, record.row)
 
     def _open(self, config: TargetConfig, jobs: list[Job]) -> _Target:
@@ -241,8 +260,20 @@ class Runner:
                 results[job].append(result)
                 if rep == reps - 1:
                     open_jobs.remove(job)
-                    record = side.rows.measured(cell, results.pop(job), wall[job], target.facts)
-                    self._record(side, cell, record)
+                    self._record(side, cell, self._assemble(side, cell, results.pop(job),
+                                                            wall[job], target))  # fmt: skip
+
+    def _assemble(
+        self, side: Side, cell: Cell, results: list[CellResult], wall: float, target: _Target
+    ) -> CellRecord:
+        """The measured cell's record; a fault in assembling it (say, outputs the metric cannot
+        score) costs that cell alone, recorded as an error with the reason."""
+        try:
+            return side.rows.measured(cell, results, wall, target.facts)
+        except Exception as exc:
+            log.debug("%s: assembling the row failed", cell.key.title(), exc_info=True)
+            why = f"results could not be assembled: {type(exc).__name__}: {exc}"
+            return side.rows.failed(cell, {"status": "error", "error": why}, target.emulated)
 
     def _run_once(
         self, target: _Target, side: Side, cell: Cell, rep: int

@@ -283,7 +283,7 @@ def test_python_dash_m_and_help() -> None:
     assert "--dry-run" in proc.stdout and "--target" in proc.stdout
 
 
-def test_missing_provider_and_delegate_are_unavailable_not_errors(  # type: ignore[no-untyped-def]
+def test_missing_provider_is_unavailable_and_a_delegate_that_fails_is_an_error(  # type: ignore[no-untyped-def]
     make_suite, local_target, tmp_path: Path
 ) -> None:
     body = """
@@ -299,10 +299,11 @@ fp32 = "@MODELS@/cnn_fp32.tflite"
 onnx = "@MODELS@/cnn_fp32.onnx"
 """
     out = tmp_path / "out"
-    assert run([str(make_suite(body)), "--target", str(local_target), "--out", str(out)]) == 0
+    # The delegate was asked for and cannot load: a CI gate must not pass over it (exit 3).
+    assert run([str(make_suite(body)), "--target", str(local_target), "--out", str(out)]) == 3
     cells = pd.read_parquet(out / "cells.parquet").set_index(["variant", "delegate"])
     ext = cells.loc[("fp32", "external:libdelegate.so")]
-    assert ext.status == "unavailable"
+    assert ext.status == "error"
     assert ext.error.startswith("delegate /nonexistent/libdelegate.so does not load")
     cuda = cells.loc[("onnx", "cuda")]
     assert cuda.status == "unavailable"

@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
-from benchy import exitcodes
+from benchy import interrupts
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
 from benchy.commands.run import _targets, matrix, new_store
 from benchy.config import load_suite
@@ -70,13 +70,16 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
     try:
         with LiveProgress(console, [*base.plan.cells, *candidate.plan.cells]) as progress:
             Runner([base, candidate], progress).run()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        code = interrupts.exit_code(stop)
         for store in stores.values():
-            store.finish(status="interrupted", exit_code=exitcodes.INTERRUPTED)
+            store.finish(status="interrupted", exit_code=code)
         console.print(f"[yellow]interrupted[/]: finished cells kept in {out}")
-        return exitcodes.INTERRUPTED
+        return code
     failed = base.target_failed or candidate.target_failed
     for store in stores.values():
+        idle = outcome.idle_targets(store.rows, [t.name for t in targets])
+        failed = failed or bool(idle)
         code = outcome.exit_code(store.rows, failed)
         store.finish(status="finished", exit_code=code,
                      verdict=outcome.run_verdict(code, store.rows))  # fmt: skip

@@ -39,7 +39,7 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_compare(args: argparse.Namespace, console: Console) -> int:
-    base, new = StoredRun.load(args.base), StoredRun.load(args.new)
+    base, new = StoredRun.load(args.base, full=True), StoredRun.load(args.new, full=True)
     if args.suite is not None:
         settings = load_suite(args.suite).gate
     else:

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from benchy import exitcodes
+from benchy import exitcodes, interrupts
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
 from benchy.config import Measure, Suite, TargetConfig, load_suite, load_target
 from benchy.errors import UsageError
@@ -22,7 +22,7 @@ from benchy.report.terminal import LiveProgress, print_report
 from benchy.results.find import resolve_baseline
 from benchy.results.manifest import new_run_dir, run_manifest
 from benchy.results.read import StoredRun, records
-from benchy.results.store import RunStore, cells_frame
+from benchy.results.store import ResultsUnwritable, RunStore, cells_frame
 from benchy.runner import Plan, Runner, Side
 from benchy.targets import TARGET_KINDS
 
@@ -103,16 +103,42 @@ def new_store(out: Path, suite: Suite, suite_file: Path, measure: Measure, quick
 
 
 def _baseline(
-    args: argparse.Namespace, suite: Suite, names: list[str], out: Path
+    args: argparse.Namespace, suite: Suite, names: list[str], out: Path, measure: Measure
 ) -> StoredRun | None:
     """Resolve and load --baseline before anything runs (a bad one is a usage error, exit 2)."""
     if not args.baseline:
         return None
-    found = resolve_baseline(args.baseline, args.results, suite.name, names, out)
+    found = resolve_baseline(
+        args.baseline, args.results, suite.name, names, out, measure.payload(), args.quick
+    )
     if found is None:
         log.warning("no earlier run of %s on %s to compare with", suite.name, ", ".join(names))
         return None
-    return StoredRun.load(found)
+    return StoredRun.load(found, full=True)
+
+
+def _finish(
+    store: RunStore, side: Side, runner: Runner, inconclusive: str, names: list[str]
+) -> int:
+    """Close the run: its exit code and verdict, and why a target measured nothing."""
+    rows = store.rows
+    idle = outcome.idle_targets(rows, names)
+    for target, why in idle.items():
+        log.error("target %s: %s", target, why)
+    failed = side.target_failed or bool(idle) or runner.store_error is not None
+    code = outcome.exit_code(rows, failed, inconclusive=inconclusive)
+    fields: dict[str, Any] = {"idle_targets": idle} if idle else {}
+    if runner.store_error is not None:
+        fields["stopped"] = str(runner.store_error)
+    status = "finished" if runner.store_error is None else "stopped"
+    try:
+        store.finish(status=status, exit_code=code, verdict=outcome.run_verdict(code, rows),
+                     **fields)  # fmt: skip
+    except ResultsUnwritable as exc:
+        if runner.store_error is None:
+            raise
+        log.error("results folder: %s (run.json may still say running)", exc)
+    return code
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
@@ -127,23 +153,29 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         return exitcodes.PASS
     measure = suite.quick if args.quick else suite.measure
     out = args.out or new_run_dir(args.results, suite.name)
-    baseline = _baseline(args, suite, names, out)
+    baseline = _baseline(args, suite, names, out, measure)
     store = new_store(out, suite, args.suite, measure, args.quick)
     side = Side(Plan(suite, measure, tuple(targets), tuple(cells)), store)
     log.info(
         "%d cells (%d not applicable) → %s", len(cells), sum(not c.applicable for c in cells), out
     )
+    runner = Runner([side])
     try:
         with LiveProgress(console, cells) as progress:
-            Runner([side], progress).run()
-    except KeyboardInterrupt:
-        store.finish(status="interrupted", exit_code=exitcodes.INTERRUPTED)
+            runner.events = progress
+            runner.run()
+    except KeyboardInterrupt as stop:
+        code = interrupts.exit_code(stop)
+        store.finish(status="interrupted", exit_code=code)
         console.print(f"[yellow]interrupted[/]: {len(store.rows)} finished cells kept in {out}")
-        return exitcodes.INTERRUPTED
+        return code
     rows = store.rows
     inconclusive = args.inconclusive or suite.gate.inconclusive
-    code = outcome.exit_code(rows, side.target_failed, inconclusive=inconclusive)
-    store.finish(status="finished", exit_code=code, verdict=outcome.run_verdict(code, rows))
+    code = _finish(store, side, runner, inconclusive, names)
+    if runner.store_error is not None:
+        console.print(f"[red]stopped[/]: {escape(str(runner.store_error))}; "
+                      f"{len(rows)} finished cells kept in {out}")  # fmt: skip
+        return code
     cells_now = cells_frame(rows)
     print_report(console, cells_now, f"{suite.name} — {out}", suite.rank_by)
     comparison = None
@@ -151,7 +183,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         comparison = compare_runs(baseline, StoredRun.load(out), suite.gate)
         print_comparison(console, comparison)
         verdicts = comparison.verdicts()
-        code = outcome.exit_code(rows, side.target_failed, verdicts, inconclusive)
+        failed = side.target_failed or "idle_targets" in store.manifest
+        code = outcome.exit_code(rows, failed, verdicts, inconclusive)
         store.annotate(
             exit_code=code,
             verdict=outcome.run_verdict(code, rows, verdicts),

@@ -172,7 +172,7 @@ def _cell_state(cell: CellKey, b: dict[str, Any] | None, n: dict[str, Any] | Non
             return Result(cell, "cell", "missing", note=why)
         return skip
     if b is None:
-        return Result(cell, "cell", "new", note="no baseline cell")
+        return Result(cell, "cell", "new", note="no baseline cell")  # e.g. it was interrupted
     if b["status"] != "ok":
         why = f"baseline cell {b['status']}: {b.get('error') or ''}"
         return Result(cell, "cell", "new", note=why)

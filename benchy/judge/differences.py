@@ -22,8 +22,10 @@ RUN_KEYS = {
 }
 
 
-KINDS = ("benchy", "source", "settings", "machine", "runtime", "model", "dataset", "delegate")
-"""benchy: its version · source: git commit, suite file · settings: [measure], --quick ·
+KINDS = ("status", "benchy", "source", "settings", "machine", "runtime", "model", "dataset",
+         "delegate")  # fmt: skip
+"""status: a run did not finish (it holds only some cells) · benchy: its version · source: git
+commit, suite file · settings: [measure], --quick ·
 machine: a target's facts · runtime: a runtime's version or providers on a target · model,
 dataset: a file's sha256 · delegate: the delegate that really took nodes in a cell."""
 
@@ -80,6 +82,10 @@ def differences(
 ) -> list[Difference]:
     """Run-wide first, then per target, then per model variant and per cell."""
     out: list[Difference] = []
+    status_b, status_n = base.get("status"), new.get("status")
+    if status_b != status_n:
+        note = " (only its cells are judged)" if status_b != "finished" else ""
+        out.append(Difference("status", "run status", f"{status_b}{note}", str(status_n)))
     run_b = {k: base.get(k) for k in RUN_KEYS} | flatten(base.get("measure") or {}, "measure.")
     run_n = {k: new.get(k) for k in RUN_KEYS} | flatten(new.get("measure") or {}, "measure.")
     out += [Difference(RUN_KEYS.get(k, "settings"), k, b, n) for k, b, n in _changed(run_b, run_n)]

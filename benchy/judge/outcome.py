@@ -41,3 +41,20 @@ def run_verdict(code: int, rows: list[dict[str, Any]], regressions: Iterable[str
     if code == exitcodes.INCONCLUSIVE:
         return "inconclusive"
     return "pass"
+
+
+def idle_targets(rows: list[dict[str, Any]], targets: Iterable[str]) -> dict[str, str]:
+    """Targets on which no cell was measured, with why: a gate must not pass on nothing (exit 3).
+    An `unavailable` runtime is not a failure in itself, but a target that measured nothing at
+    all is."""
+    out = {}
+    for target in targets:
+        own = [r for r in rows if r["target"] == target]
+        if any(r["status"] == "ok" for r in own):
+            continue
+        reasons = sorted({str(r.get("error") or r["status"]) for r in own})
+        shown = "; ".join(reasons[:2]) or "none in the matrix"
+        if len(reasons) > 2:
+            shown += f"; … ({len(reasons) - 2} more)"
+        out[target] = f"no cell was measured ({len(own)} cells: {shown})"
+    return out

@@ -50,10 +50,41 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         raise UsageError(f"{run_dir}: not a benchy run (no run.json)")
     try:
-        manifest: dict[str, Any] = json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path}: unreadable: {exc}") from None
-    return manifest
+    problem = manifest_problem(manifest)
+    if problem is not None:
+        raise UsageError(f"{path}: {problem}")
+    return dict(manifest)
+
+
+MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
+    "schema_version": (int,),
+    "status": (str,),
+    "suite": (str,),
+    "targets": (dict,),
+    "measure": (dict,),
+    "gate": (dict,),
+    "models_sha256": (dict,),
+    "datasets_sha256": (dict,),
+    "comparison": (dict,),
+    "quick": (bool,),
+}
+"""The keys benchy reads back from run.json, and the JSON types they must have."""
+
+
+def manifest_problem(manifest: Any) -> str | None:
+    """Why this is not a run.json benchy can read (wrong JSON shape or types), or None."""
+    if not isinstance(manifest, dict):
+        return f"not a benchy run.json: it holds {type(manifest).__name__}, not an object"
+    for key, types in MANIFEST_TYPES.items():
+        value = manifest.get(key)
+        if value is not None and (not isinstance(value, types) or (isinstance(value, bool)
+                                  and bool not in types)):  # fmt: skip
+            want = " or ".join(t.__name__ for t in types)
+            return f'"{key}" is {type(value).__name__}, expected {want}: not a run benchy wrote'
+    return None
 
 
 def schema_problem(manifest: dict[str, Any]) -> str | None:

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from benchy.errors import UsageError
 from benchy.results.manifest import read_manifest, schema_problem
@@ -18,6 +20,9 @@ from benchy.results.schema import IDENTITY, CellKey
 log = logging.getLogger(__name__)
 
 QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
+REQUIRED_CELLS = (*IDENTITY, "status", "error", "verdict")
+"""The cells columns every reader relies on (the others may be absent in a run of an older
+benchy and read as not measured)."""
 
 
 def read_cells(run_dir: Path) -> pd.DataFrame:
@@ -44,7 +49,10 @@ class StoredRun:
     _reps: pd.DataFrame | None = field(default=None, repr=False)
 
     @classmethod
-    def load(cls, run_dir: Path) -> StoredRun:
+    def load(cls, run_dir: Path, full: bool = False) -> StoredRun:
+        """A stored run, checked before anything reads it: run.json (shape, types, schema
+        version), cells.parquet (readable, the columns benchy reads), and with `full` the
+        samples too. A run that is not usable is a UsageError (one line, exit 2)."""
         manifest = read_manifest(run_dir)
         problem = schema_problem(manifest)
         if problem is not None:
@@ -54,8 +62,34 @@ class StoredRun:
         try:
             cells = pd.read_parquet(run_dir / "cells.parquet")
         except (OSError, ValueError) as exc:
-            raise UsageError(f"{run_dir}: {exc}") from None
-        return cls(run_dir, manifest, cells)
+            raise UsageError(f"{run_dir}/cells.parquet: unreadable: {exc}") from None
+        missing = [c for c in REQUIRED_CELLS if c not in cells.columns]
+        if missing:
+            raise UsageError(
+                f"{run_dir}/cells.parquet lacks {', '.join(missing)}: not cells benchy wrote"
+            )
+        run = cls(run_dir, manifest, cells)
+        if full:
+            run.check_samples()
+        return run
+
+    def check_samples(self) -> None:
+        """samples.parquet (when there is one) is readable and has the columns compare reads."""
+        path = self.dir / "samples.parquet"
+        if not path.is_file():
+            return
+        try:
+            names = set(pq.read_schema(path).names)
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            raise UsageError(f"{path}: unreadable: {exc}") from None
+        missing = [c for c in (*IDENTITY, "repetition", "latency_ns") if c not in names]
+        if missing:
+            raise UsageError(f"{path} lacks {', '.join(missing)}: not samples benchy wrote")
+
+    @property
+    def complete(self) -> bool:
+        """False for a run that was interrupted or stopped: it has only some of its cells."""
+        return self.manifest.get("status") == "finished"
 
     @property
     def name(self) -> str:

@@ -134,7 +134,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("model_sha256", "str", "model file sha256"),
     Column("window_s", "float", "seconds of timed loops"),
     Column("warmup_s", "float", "seconds of warmup"),
-    Column("overhead_s", "float", "cell wall time beyond the work asked for (fork, load, transfer)"),
+    Column("overhead_s", "float", "cell wall time beyond the work asked for: fork, load, transfer"),
     Column("cpus", "str", "CPUs the measurement process could run on"),
     Column("soc_temp_before_c", "float", "hottest thermal zone before the cell, °C"),
     Column("soc_temp_after_c", "float", "hottest thermal zone after it (max), °C"),

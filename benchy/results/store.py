@@ -4,18 +4,21 @@ samples.parquet and power.parquet at the end, and run.json."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import threading
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from benchy import exitcodes
+from benchy.errors import BenchyError
 from benchy.results.manifest import utc_now
+from benchy.results.rundir import claim
 from benchy.results.schema import (
     COLUMN_TYPES,
     COLUMNS,
@@ -42,18 +45,32 @@ def _parquet(frame: pd.DataFrame, path: Path) -> None:
     frame.to_parquet(path, index=False)
 
 
+class ResultsUnwritable(BenchyError):
+    """The results folder stopped taking writes (disk full, read-only): the run stops."""
+
+    exit_code = exitcodes.ERROR
+
+
 def _atomic_write(path: Path, write: Any) -> None:
+    """Write beside, then rename: a reader sees the old file or the new one, never half. A write
+    that fails (disk full) leaves the old file and no temporary one behind."""
     tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise ResultsUnwritable(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 class RunStore:
-    """Owns one run directory. Every `add` leaves a readable, complete-so-far result on disk."""
+    """Owns one run directory, claimed (new or empty, locked) when the store is made. Every `add`
+    leaves a readable, complete-so-far result on disk."""
 
-    def __init__(self, directory: Path, manifest: dict[str, Any]) -> None:
+    def __init__(self, directory: Path, manifest: dict[str, Any], option: str = "--out") -> None:
         self.dir = directory
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.claim = claim(directory, option)
         self.rows: list[dict[str, Any]] = []
         self._lock = threading.RLock()  # targets run in threads and finish cells concurrently
         self.manifest = {"schema_version": SCHEMA_VERSION, "status": "running", **manifest}
@@ -75,9 +92,18 @@ class RunStore:
 
     def _add(self, row: dict[str, Any], tables: dict[str, pd.DataFrame]) -> None:
         self.rows.append(row)
-        with (self.dir / "cells.jsonl").open("a") as fh:  # journal: survives even a hard kill
-            fh.write(json.dumps(row, default=str) + "\n")
-        self._write_cells()
+        try:
+            with (self.dir / "cells.jsonl").open("a") as fh:  # journal: survives a hard kill
+                fh.write(json.dumps(row, default=str) + "\n")
+        except OSError as exc:
+            self.rows.pop()
+            where = self.dir / "cells.jsonl"
+            raise ResultsUnwritable(f"cannot write {where}: {exc.strerror}") from None
+        try:
+            self._write_cells()
+        except ResultsUnwritable:
+            self.rows.pop()  # cells.parquet and the parts still agree, without this cell
+            raise
         for name, data in tables.items():
             if name not in LONG_TABLES or not len(data):
                 continue
@@ -85,7 +111,10 @@ class RunStore:
             for i, key in enumerate(IDENTITY):
                 part.insert(i, key, row[key])
             parts = self.dir / f"{name}.parts"
-            parts.mkdir(exist_ok=True)
+            try:
+                parts.mkdir(exist_ok=True)
+            except OSError as exc:
+                raise ResultsUnwritable(f"cannot write {parts}: {exc.strerror}") from None
             target = parts / f"{len(self.rows):05d}.parquet"
             _atomic_write(target, partial(_parquet, typed_long(part, LONG_TABLES[name])))
 
@@ -112,11 +141,13 @@ class RunStore:
             parts = self.dir / f"{name}.parts"
             frames = [pd.read_parquet(p) for p in sorted(parts.glob("*.parquet"))]
             table = pd.concat(frames, ignore_index=True) if frames else empty_long(columns)
-            _atomic_write(self.dir / f"{name}.parquet", partial(_parquet, typed_long(table, columns)))
+            typed = typed_long(table, columns)
+            _atomic_write(self.dir / f"{name}.parquet", partial(_parquet, typed))
             shutil.rmtree(parts, ignore_errors=True)
         self.manifest.update(fields)
         self.manifest["finished"] = utc_now()
         self._write_manifest()
+        self.claim.release()
 
 
 LONG_TYPES: dict[str, Any] = {

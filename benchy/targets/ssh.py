@@ -22,6 +22,7 @@ from benchy.results.manifest import sha256_file
 from benchy.targets import register
 from benchy.targets.base import COOLDOWN_KEYS, Cooldown
 from benchy.targets.channel import WorkerTarget
+from benchy.targets.sshcontrol import make_control_dir, reap_stale
 from benchy.tomltable import Table
 from benchy.worker.bundle import worker_file
 
@@ -190,7 +191,8 @@ class SshTarget(WorkerTarget):
     def __init__(self, name: str, options: SshOptions) -> None:
         super().__init__(name, options)
         self.opts = options
-        self._control = tempfile.TemporaryDirectory(prefix="benchy-ssh-")
+        reap_stale()  # what a benchy killed with SIGKILL left behind
+        self._control = make_control_dir()
         self.ssh = Ssh(options, Path(self._control.name))
         self.cooldown = options.cooldown
         self.workdir: str | None = None
@@ -258,3 +260,4 @@ class SshTarget(WorkerTarget):
     def close(self) -> None:
         self.close_channel()
         self.ssh.exit_master()
+        self._control.cleanup()

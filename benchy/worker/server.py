@@ -22,7 +22,7 @@ from benchy.worker.facts import facts
 from benchy.worker.measure import measure
 from benchy.worker.power import PowerSampler
 from benchy.worker.protocol import PROTOCOL_VERSION, CellRequest, CellResult, request_problem
-from benchy.worker.runtimes import Unavailable, availability
+from benchy.worker.runtimes import Failed, Unavailable, availability
 from benchy.worker.thermal import cool_down, thermal_snapshot
 
 LOG_TAIL_BYTES = 4000
@@ -48,6 +48,8 @@ def _child(cell: CellRequest, wfd: int, log_fd: int) -> None:
         reply = measure(cell)
     except Unavailable as exc:
         reply = {"status": "unavailable", "error": str(exc)}
+    except Failed as exc:
+        reply = {"status": "error", "error": str(exc)}
     except Exception as exc:
         traceback.print_exc()
         reply = {"status": "error", "error": "%s: %s" % (type(exc).__name__, exc)}

@@ -9,13 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from benchy.worker.protocol import RuntimeFacts
-from benchy.worker.runtimes.base import Runner, Unavailable
+from benchy.worker.runtimes.base import Failed, Runner, Unavailable
 from benchy.worker.runtimes.onnxruntime import OnnxRunner, onnxruntime_facts
 from benchy.worker.runtimes.tflite import TFLiteRunner, tflite_facts
 
 RUNNERS: dict[str, Any] = {"tflite": TFLiteRunner, "onnxruntime": OnnxRunner}
 
-__all__ = ["RUNNERS", "Runner", "Unavailable", "availability"]
+__all__ = ["RUNNERS", "Failed", "Runner", "Unavailable", "availability"]
 
 
 def availability() -> dict[str, RuntimeFacts]:

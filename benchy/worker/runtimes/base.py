@@ -6,7 +6,13 @@ from typing import Any
 
 
 class Unavailable(Exception):
-    """The cell cannot run here (missing runtime, provider, delegate); the model is not at fault."""
+    """The runtime (or an ONNX Runtime provider) is not on this device: the cell is reported
+    unavailable, which does not fail a run; the model is not at fault."""
+
+
+class Failed(Exception):
+    """The cell asked for something that failed here (a delegate that does not load): an error
+    with this message, which fails the run (exit 3)."""
 
 
 class Runner:

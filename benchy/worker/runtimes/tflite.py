@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from benchy.worker.protocol import CellRequest, RuntimeFacts
-from benchy.worker.runtimes.base import Runner, Unavailable
+from benchy.worker.runtimes.base import Failed, Runner, Unavailable
 from benchy.worker.runtimes.tensors import from_tensor, to_tensor
 
 
@@ -61,10 +61,8 @@ class TFLiteRunner(Runner):
         elif kind == "external":
             try:
                 loaded = mod.load_delegate(delegate["library"], delegate.get("options") or {})
-            except (ValueError, OSError) as exc:
-                raise Unavailable(
-                    "delegate %s does not load: %s" % (delegate["library"], exc)
-                ) from None
+            except (ValueError, OSError, RuntimeError) as exc:
+                raise Failed("delegate %s does not load: %s" % (delegate["library"], exc)) from None
             kwargs["experimental_delegates"] = [loaded]
             kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         self.interp = mod.Interpreter(**kwargs)
