@@ -221,7 +221,8 @@ def test_a_target_that_measured_nothing_fails_the_run(  # type: ignore[no-untype
     make_suite, local_target, tmp_path: Path, caplog
 ) -> None:
     """A suite whose only runtime cannot take its models: nothing measured is not a pass."""
-    body = '[matrix]\nruntimes = ["onnxruntime"]\n[models.m.variants]\nfp32 = "@MODELS@/cnn_fp32.tflite"\n'
+    body = '[matrix]\nruntimes = ["onnxruntime"]\n'
+    body += '[models.m.variants]\nfp32 = "@MODELS@/cnn_fp32.tflite"\n'
     out = tmp_path / "out"
     assert main(["run", str(make_suite(body)), "--target", str(local_target),
                  "--out", str(out)]) == 3  # fmt: skip
