@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,9 +22,17 @@ def load_toml(path: Path, shown: str) -> Table:
         raise ConfigError(shown, "", "file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(shown, "", f"invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(shown, "", _not_utf8(exc)) from None
     except OSError as exc:
         raise ConfigError(shown, "", f"cannot read: {exc.strerror}") from None
     return Table(data, shown, "")
+
+
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    line = bytes(exc.object[: exc.start]).count(b"\n") + 1
+    byte = exc.object[exc.start]
+    return f"line {line}: byte 0x{byte:02x} is not UTF-8; TOML files must be UTF-8 text"
 
 
 def _show(value: Any) -> str:
@@ -103,6 +112,8 @@ class Table:
         ok = isinstance(value, int) if integer else isinstance(value, int | float)
         if not ok or isinstance(value, bool):
             raise self.error(key, f"expected {kind}, got {_show(value)}")
+        if not math.isfinite(value):  # TOML allows nan and inf; no setting means either
+            raise self.error(key, f"expected a finite number, got {_show(value)}")
         if minimum is not None and (value <= minimum if above else value < minimum):
             bound = f"> {minimum:g}" if above else f"≥ {minimum:g}"
             raise self.error(key, f"expected {kind} {bound}, got {_show(value)}")
