@@ -356,7 +356,7 @@ def load_suite(path: Path) -> Suite:
     measure = _measure(measure_t, Measure())
     quick = _measure(measure_t.table("quick"), dataclasses.replace(measure, **QUICK))
     return Suite(
-        name=head.string("name", path.stem),
+        name=head.folder_name("name", path.stem),
         path=path,
         description=head.string("description", ""),
         targets=head.str_list("targets", ("local",)),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,6 +13,11 @@ from typing import Any
 from benchy.errors import ConfigError
 
 _MISSING: Any = object()
+FOLDER_NAME = re.compile(r"\w[\w.+-]{0,99}")
+"""One path component that cannot climb, hide or go absolute: a letter, digit or `_` first."""
+FOLDER_NAME_TEXT = (
+    'one folder name: letters, digits, "_", "-", "+", "." (not first), ≤ 100 characters'
+)
 
 
 def load_toml(path: Path, shown: str) -> Table:
@@ -36,8 +43,8 @@ def _not_utf8(exc: UnicodeDecodeError) -> str:
 
 
 def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
+    if isinstance(value, str):  # control characters (NUL, escapes) shown escaped, not sent
+        return f'"{value}"' if value.isprintable() else json.dumps(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):
@@ -118,6 +125,14 @@ class Table:
             bound = f"> {minimum:g}" if above else f"≥ {minimum:g}"
             raise self.error(key, f"expected {kind} {bound}, got {_show(value)}")
         return int(value) if integer else float(value)
+
+    def folder_name(self, key: str, default: str) -> str:
+        """A string used as one folder name under a results folder (so it cannot escape it)."""
+        value: str = self.string(key, default)
+        if FOLDER_NAME.fullmatch(value) is None:
+            origin = "" if key in self.data else " (the default: the file's name); set one"
+            raise self.error(key, f"expected {FOLDER_NAME_TEXT}, got {_show(value)}{origin}")
+        return value
 
     def boolean(self, key: str, default: Any = _MISSING) -> Any:
         value = self._get(key, default)
