@@ -66,6 +66,7 @@ def test_missing_suite_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err.strip() == "error: no/such/suite.toml: file not found"
 
 
+SERIAL = 'kind = "serial"\nport = "/dev/ttyACM0"\nmodel = "cnn"\nvariant = "fp32"\n'
 TARGET_CASES: dict[str, tuple[str | bytes, str]] = {
     "unknown_kind": (
         'kind = "jtag"\n',
@@ -87,6 +88,18 @@ TARGET_CASES: dict[str, tuple[str | bytes, str]] = {
         "accuracy_drop_max, accuracy_min, active_power_mw, battery_life_hours_min, "
         "energy_per_inference_mj, latency_p50_ms, latency_p90_ms, latency_p99_ms, "
         "model_memory_mb, model_size_kb, peak_memory_mb, tflm_arena_kb",
+    ),
+    "serial_baud": (
+        SERIAL + "baud = 99999999999\n",
+        "baud: expected 50..12000000, got 99999999999",
+    ),
+    "serial_timeout_inf": (
+        SERIAL + "timeout_s = inf\n",
+        "timeout_s: expected a finite number, got inf",
+    ),
+    "serial_reconnect_nan": (
+        SERIAL + "reconnect_s = nan\n",
+        "reconnect_s: expected a finite number, got nan",
     ),
     "not_utf8": (
         b'kind = "local"\ndescription = "\xff board"\n',
