@@ -101,6 +101,15 @@ TARGET_CASES: dict[str, tuple[str | bytes, str]] = {
         SERIAL + "reconnect_s = nan\n",
         "reconnect_s: expected a finite number, got nan",
     ),
+    "ssh_host_option": (
+        'kind = "ssh"\nhost = "-oProxyCommand=touch /tmp/pwned"\n',
+        'host: refusing "-oProxyCommand=touch /tmp/pwned": '
+        'ssh would read a leading "-" as an option',
+    ),
+    "ssh_host_space": (
+        'kind = "ssh"\nhost = "pi\\nProxyCommand x"\n',
+        'host: expected a host name, address or ssh_config alias, got "pi\\nProxyCommand x"',
+    ),
     "not_utf8": (
         b'kind = "local"\ndescription = "\xff board"\n',
         "line 2: byte 0xff is not UTF-8; TOML files must be UTF-8 text",

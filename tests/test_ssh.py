@@ -277,3 +277,19 @@ def test_power_is_sampled_on_the_device(  # type: ignore[no-untyped-def]
     row = pd.read_parquet(out / "cells.parquet").query("status == 'ok'").iloc[0]
     assert row.power_source == "rapl:package-0"
     assert row.active_power_mw == pytest.approx(3000, rel=0.08)
+
+
+@pytest.mark.parametrize("extra", [(), ("-O", "exit"), ("-M", "-N", "-f")])
+def test_a_host_that_looks_like_an_option_never_reaches_ssh_as_one(
+    tmp_path: Path, extra: tuple[str, ...]
+) -> None:
+    """Even past validation, a host "-oProxyCommand=..." is a destination, not an option: ssh
+    gets `--` before it (command, master and `-O exit` alike), so the command never runs."""
+    from benchy.targets.ssh import Ssh, SshOptions
+
+    pwned = tmp_path / "pwned"
+    opts = SshOptions(host=f"-oProxyCommand=touch {pwned}", connect_timeout_s=2)
+    argv = Ssh(opts, tmp_path).argv(*extra)
+    subprocess.run([*argv, "true"], capture_output=True, timeout=30, check=False)
+    assert not pwned.exists()
+    assert argv[-2:] == ["--", opts.host]

@@ -8,6 +8,7 @@ on the local target.
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 import subprocess
@@ -119,7 +120,8 @@ class Ssh:
             args += ["-i", str(Path(o.identity_file).expanduser()), "-o", "IdentitiesOnly=yes"]
         if o.known_hosts:
             args += ["-o", f"UserKnownHostsFile={Path(o.known_hosts).expanduser()}"]
-        return [*args, *extra, o.host]
+        # "--": whatever the host is called, ssh never reads it (or what follows) as an option.
+        return [*args, *extra, "--", o.host]
 
     def run(
         self, command: list[str], data: bytes | None = None, timeout: float | None = None
@@ -161,6 +163,17 @@ class Ssh:
         subprocess.run([*self.argv("-O", "exit")], capture_output=True, timeout=10, check=False)
 
 
+def _host(table: Table) -> str:
+    host: str = table.string("host")
+    if host.startswith("-"):
+        raise table.error("host", f'refusing "{host}": ssh would read a leading "-" as an option')
+    if any(c.isspace() or not c.isprintable() for c in host):
+        raise table.error(
+            "host", f"expected a host name, address or ssh_config alias, got {json.dumps(host)}"
+        )
+    return host
+
+
 @register
 class SshTarget(Target):
     kind = "ssh"
@@ -180,7 +193,7 @@ class SshTarget(Target):
         if workdir.strip("/") in ("", ".", "~") or ".." in workdir.split("/"):
             raise table.error("workdir", f'refusing "{workdir}": benchy deletes it on clean')
         return SshOptions(
-            host=table.string("host"),
+            host=_host(table),
             user=table.string("user", None),
             port=table.number("port", None, integer=True, minimum=1),
             identity_file=table.string("identity_file", None),
