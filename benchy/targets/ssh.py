@@ -2,8 +2,8 @@
 and ProxyJump; one multiplexed connection (ControlMaster) per target for the whole run.
 
 The worker file and every model/dataset are pushed by content hash into a private (0700) work
-directory, so a re-run uploads nothing unchanged. Cells then run in the device's worker exactly as
-on the local target.
+directory that benchy creates (an existing one is used only if benchy made it), so a re-run
+uploads nothing unchanged. Cells then run in the device's worker exactly as on the local target.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from benchy.errors import CellTimeout, TargetError
 from benchy.power import PowerConfig
 from benchy.store import sha256_file
-from benchy.targets import register
+from benchy.targets import register, workdir
 from benchy.targets.base import (
     COOLDOWN_KEYS,
     WORKER_FILE,
@@ -33,7 +33,6 @@ from benchy.tomltable import Table
 
 log = logging.getLogger(__name__)
 
-MARKER = ".benchy-workdir"
 START_TIMEOUT_S = 60.0
 SLACK_S = 30.0
 
@@ -139,7 +138,8 @@ class Ssh:
             raise _classify(self.opts, proc.stderr.decode("utf-8", "replace"))
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip()
-            raise TargetError(f"{self.opts.where}: `{remote}` failed ({proc.returncode}): {err}")
+            shown = remote if len(remote) < 200 else remote[:200] + "…"
+            raise TargetError(f"{self.opts.where}: `{shown}` failed ({proc.returncode}): {err}")
         return proc.stdout.decode("utf-8", "replace")
 
     def start_master(self) -> None:
@@ -219,13 +219,11 @@ class SshTarget(Target):
         self.close_channel()
         self.ssh.exit_master()
         self.ssh.start_master()
-        # One short command establishes the shared connection and the private work directory.
+        # One short command establishes the shared connection and the private work directory,
+        # which benchy creates itself or finds marked as its own (benchy/targets/workdir.py).
         w = self.opts.workdir
-        script = (
-            f"mkdir -p {shlex.quote(w)}/files && chmod 700 {shlex.quote(w)} && "
-            f"touch {shlex.quote(w)}/{MARKER} && cd {shlex.quote(w)} && pwd"
-        )
-        self.workdir = self.ssh.run(["sh", "-c", script]).strip().splitlines()[-1]
+        answer = self.ssh.run(["sh", "-c", workdir.OPEN, "benchy-workdir", w])
+        self.workdir = workdir.opened(answer, w, self.opts.where)
         worker = f"{self.workdir}/worker-{sha256_file(WORKER_FILE)}.py"
         self._push({WORKER_FILE: worker})
         self.channel = WorkerChannel(
@@ -287,15 +285,8 @@ class SshTarget(Target):
 
     def clean(self) -> str:
         w = self.opts.workdir
-        script = (
-            f"if [ -e {shlex.quote(w)}/{MARKER} ]; then rm -rf {shlex.quote(w)} && echo removed; "
-            f"elif [ -e {shlex.quote(w)} ]; then echo not-benchy; else echo absent; fi"
-        )
-        answer = self.ssh.run(["sh", "-c", script]).strip()
-        return {
-            "removed": f"removed {w} on {self.opts.where}",
-            "absent": f"nothing to clean: {w} does not exist on {self.opts.where}",
-        }.get(answer, f"left {w} on {self.opts.where} alone: it has no {MARKER} marker")
+        answer = self.ssh.run(["sh", "-c", workdir.CLEAN, "benchy-workdir", w])
+        return workdir.cleaned(answer, w, self.opts.where)
 
     def close_channel(self) -> None:
         if self.channel is not None:
