@@ -13,8 +13,11 @@ from typing import Any
 
 from rich.console import Console
 
-from benchy.errors import UsageError
+from benchy.errors import TflmError, UsageError
+from benchy.runtimes.tflm import tflm_arena_bytes, tflm_missing
 from benchy.serial.faults import Faults
+from benchy.serial.firmware import tflite_problem
+from benchy.serial.ptylink import link_problem
 
 EXPLAIN = {
     "drop": "probability that a byte is lost on the wire (both ways)",
@@ -78,11 +81,27 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_emulate_dut)
 
 
+def _check_model(model: Path) -> None:
+    """The firmware's model must be a .tflite TFLite Micro runs: checked in a probe process
+    first (a corrupt flatbuffer can crash TFLite Micro's C++, which would take the emulator)."""
+    problem = tflite_problem(model)
+    if problem is not None:
+        raise UsageError(f"{model}: {problem}")
+    if tflm_missing() is None:  # (missing: the emulator itself says which package, exit 3)
+        try:
+            tflm_arena_bytes(model)
+        except TflmError as exc:
+            raise UsageError(f"{model}: {exc}") from None
+
+
 def cmd_emulate_dut(args: argparse.Namespace, console: Console) -> int:
     from benchy.serial.emulator import DutEmulator
 
     if not args.model.is_file():
         raise UsageError(f"{args.model}: file not found")
+    if args.link is not None and (problem := link_problem(args.link)) is not None:
+        raise UsageError(f"--link {problem}")
+    _check_model(args.model)
     faults = Faults(
         drop=args.drop,
         corrupt=args.corrupt,
