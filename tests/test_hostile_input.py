@@ -69,3 +69,51 @@ def test_history_refuses_a_suite_name_that_climbs(
     assert capsys.readouterr().err.strip() == (
         f"error: ../x: no such suite file, and not a suite name ({FOLDER})"
     )
+
+
+def _tree(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def _refusal(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(argv)
+    return code, capsys.readouterr().err.strip()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "why"),
+    [
+        ("--baseline", "nope", "--baseline: nope: no such run directory"),
+        ("--out", "@/afile", "--out @/afile: exists and is not a directory"),
+        ("--results", "@/afile/x", "--results @/afile/x: @/afile is not a directory"),
+        ("--junit", "@/adir", "--junit @/adir: is a directory"),
+        ("--markdown", "@/afile/s.md", "--markdown @/afile/s.md: @/afile is not a directory"),
+    ],
+)
+def test_a_dry_run_refuses_what_a_real_run_refuses(
+    flag: str, value: str, why: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--dry-run` checks every argument as the run would, with the same one line, exit 2;
+    neither run creates anything."""
+    suite = tmp_path / "suite.toml"
+    suite.write_text(MODEL)
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "adir").mkdir()
+    before = _tree(tmp_path)
+    argv = ["run", str(suite), flag, value.replace("@", str(tmp_path))]
+    if flag != "--results":
+        argv += ["--results", str(tmp_path / "results")]
+    message = f"error: {why.replace('@', str(tmp_path))}"
+    assert _refusal([*argv, "--dry-run"], capsys) == (2, message)
+    assert _refusal(argv, capsys) == (2, message)
+    assert _tree(tmp_path) == before
+
+
+def test_a_dry_run_creates_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = tmp_path / "suite.toml"
+    suite.write_text(MODEL)
+    argv = ["run", str(suite), "--dry-run", "--results", str(tmp_path / "r")]
+    argv += ["--junit", str(tmp_path / "j" / "junit.xml"), "--baseline", "latest"]
+    assert main(argv) == 0
+    assert "1 cells to run" in capsys.readouterr().out
+    assert _tree(tmp_path) == ["suite.toml"]

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from benchy import __version__, gate
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
+from benchy.commands.preflight import check_run_arguments
 from benchy.compare import compare_runs
 from benchy.config import Measure, Suite, TargetConfig, load_suite, load_target
 from benchy.errors import UsageError
@@ -20,8 +21,8 @@ from benchy.matrix import Cell, expand
 from benchy.report.comparison import print_comparison
 from benchy.report.terminal import LiveProgress, print_report, records
 from benchy.runner import Plan, Runner
-from benchy.runs import StoredRun, resolve_baseline
-from benchy.store import RunStore, git_commit, new_run_dir, read_cells, sha256_file, utc_now
+from benchy.runs import StoredRun
+from benchy.store import RunStore, git_commit, read_cells, sha256_file, utc_now
 from benchy.targets import TARGET_KINDS
 
 log = logging.getLogger("benchy")
@@ -124,19 +125,6 @@ def new_store(out: Path, suite: Suite, suite_file: Path, measure: Measure, quick
     )
 
 
-def _baseline(
-    args: argparse.Namespace, suite: Suite, names: list[str], out: Path
-) -> StoredRun | None:
-    """Resolve and load --baseline before anything runs (a bad one is a usage error, exit 2)."""
-    if not args.baseline:
-        return None
-    found = resolve_baseline(args.baseline, args.results, suite.name, names, out)
-    if found is None:
-        log.warning("no earlier run of %s on %s to compare with", suite.name, ", ".join(names))
-        return None
-    return StoredRun.load(found)
-
-
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     suite = load_suite(args.suite)
     targets = _targets(args.suite, args.target, suite.targets)
@@ -145,12 +133,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"target names repeat: {', '.join(names)}")
     by_name = {t.name: t for t in targets}
     cells = matrix(suite, targets)
+    checked = check_run_arguments(args, suite, names)  # a dry run too; it creates nothing
     if args.dry_run:
         _print_matrix(console, cells)
         return gate.EXIT_PASS
     measure = suite.quick if args.quick else suite.measure
-    out = args.out or new_run_dir(args.results, suite.name)
-    baseline = _baseline(args, suite, names, out)
+    out, baseline = checked.out, checked.baseline
     store = new_store(out, suite, args.suite, measure, args.quick)
     plan = Plan(suite, measure, targets, cells)
     log.info(
