@@ -22,6 +22,7 @@ from benchy.compare import compare_runs
 from benchy.config import load_suite
 from benchy.errors import UsageError
 from benchy.report.comparison import print_comparison
+from benchy.report.markup import plain
 from benchy.report.terminal import LiveProgress, records
 from benchy.runner import Plan, Runner
 from benchy.runs import StoredRun
@@ -71,7 +72,7 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
     except KeyboardInterrupt:
         for store in stores.values():
             store.finish(status="interrupted", exit_code=gate.EXIT_INTERRUPTED)
-        console.print(f"[yellow]interrupted[/]: finished cells kept in {out}")
+        console.print(f"[yellow]interrupted[/]: finished cells kept in {plain(out)}")
         return gate.EXIT_INTERRUPTED
     failed = base_plan.target_failed or new_plan.target_failed
     for store in stores.values():
@@ -95,5 +96,5 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
         publish(console, args, suite=new_suite.name, manifest=stores["candidate"].manifest,
                 run_dir=out / "candidate", rows=records(StoredRun.load(out / "candidate").cells),
                 checks={}, comparison=comparison, code=code, verdict=verdict)  # fmt: skip
-    console.print(f"results: {out}  verdict: [bold]{verdict}[/] (exit {code})")
+    console.print(f"results: {plain(out)}  verdict: [bold]{verdict}[/] (exit {code})")
     return code

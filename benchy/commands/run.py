@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
 from benchy import __version__, gate
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
@@ -19,6 +18,7 @@ from benchy.config import Measure, Suite, TargetConfig, load_suite, load_target
 from benchy.errors import UsageError
 from benchy.matrix import Cell, expand
 from benchy.report.comparison import print_comparison
+from benchy.report.markup import plain
 from benchy.report.terminal import LiveProgress, print_report, records
 from benchy.runner import Plan, Runner
 from benchy.runs import StoredRun
@@ -73,15 +73,9 @@ def _print_matrix(console: Console, cells: list[Cell]) -> None:
     for col in ("target", "model", "variant", "runtime", "delegate", "threads", "note"):
         table.add_column(col)
     for c in cells:
-        table.add_row(
-            c.target,
-            c.model,
-            c.variant,
-            c.runtime,
-            c.delegate.label,
-            str(c.threads) if c.applicable else "–",
-            escape(c.reason or ""),
-        )
+        shown = (c.target, c.model, c.variant, c.runtime, c.delegate.label)
+        threads = str(c.threads) if c.applicable else "–"
+        table.add_row(*(plain(v) for v in shown), threads, plain(c.reason or ""))
     console.print(table)
 
 
@@ -149,7 +143,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             rows = Runner(plan, store, progress).run()
     except KeyboardInterrupt:
         store.finish(status="interrupted", exit_code=gate.EXIT_INTERRUPTED)
-        console.print(f"[yellow]interrupted[/]: {len(store.rows)} finished cells kept in {out}")
+        kept = f"{len(store.rows)} finished cells kept in {plain(out)}"
+        console.print(f"[yellow]interrupted[/]: {kept}")
         return gate.EXIT_INTERRUPTED
     inconclusive = args.inconclusive or suite.gate.inconclusive
     code = gate.exit_code(rows, plan.target_failed, inconclusive=inconclusive)
@@ -186,7 +181,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             verdict=verdict,
             note=note,
         )
-    console.print(f"results: {out}  verdict: [bold]{verdict}[/] (exit {code})")
+    console.print(f"results: {plain(out)}  verdict: [bold]{verdict}[/] (exit {code})")
     return code
 
 

@@ -9,7 +9,6 @@ from typing import Any
 import pandas as pd
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from benchy.matrix import Cell
+from benchy.report.markup import plain, styled
 from benchy.report.select import best_per_target
 
 _FILE_MISMATCH = re.compile(r" does not run \.\w+ files$")
@@ -54,7 +54,7 @@ class LiveProgress:
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[cell]}"),
+            TextColumn("{task.fields[cell]}", markup=False),
             console=console,
             transient=True,
         )
@@ -62,7 +62,9 @@ class LiveProgress:
         for cell in cells:
             if cell.target not in self.tasks:
                 total = sum(c.target == cell.target for c in cells)
-                self.tasks[cell.target] = self.progress.add_task(cell.target, total=total, cell="")
+                self.tasks[cell.target] = self.progress.add_task(
+                    plain(cell.target), total=total, cell=""
+                )
 
     def __enter__(self) -> LiveProgress:
         self.progress.start()
@@ -78,9 +80,10 @@ class LiveProgress:
     def cell_finished(self, cell: Cell, row: dict[str, Any]) -> None:
         self.progress.advance(self.tasks[cell.target])
         if row["verdict"] in ("error", "fail"):
-            why = escape(str(row["error"] or row["failed_budgets"]))
+            why = row["error"] or row["failed_budgets"]
             self.progress.console.print(
-                f"[{STYLE.get(row['verdict'], '')}]{row['verdict']}[/] {cell.title()}: {why}"
+                f"{styled(row['verdict'], STYLE.get(row['verdict'], ''))} {plain(cell.title())}: "
+                f"{plain(why)}"
             )
 
 
@@ -118,7 +121,11 @@ def cells_table(cells: pd.DataFrame, title: str) -> Table:
     metric_names = {r["metric"] for r in rows if r.get("metric")}
     metric_head = "acc %" if metric_names <= {"accuracy"} else "/".join(sorted(metric_names))
     table = Table(
-        title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left"
+        title=plain(title),
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        title_justify="left",
     )
     columns = ["target"] if many_targets else []
     columns += [
@@ -149,11 +156,11 @@ def cells_table(cells: pd.DataFrame, title: str) -> Table:
         verdict = r["verdict"]
         applied = (r.get("delegate_applied") or "").split(" (")[0]
         delegate = r["delegate"] if applied in ("", r["delegate"]) else f"{r['delegate']}→{applied}"
-        values = [r["target"]] if many_targets else []
+        values = [plain(r["target"])] if many_targets else []
         values += [
-            r["model"],
-            r["variant"],
-            f"{r['runtime']}/{delegate} ×{r['threads']}",
+            plain(r["model"]),
+            plain(r["variant"]),
+            plain(f"{r['runtime']}/{delegate} ×{r['threads']}"),
             *(_sig(_scaled(r.get(f"latency_{p}_ms"), scale)) for p in ("p50", "p90", "p99")),
             _num(r.get("peak_rss_mb"), "{:.1f}"),
             _num(r.get("model_memory_mb"), "{:.1f}"),
@@ -161,7 +168,7 @@ def cells_table(cells: pd.DataFrame, title: str) -> Table:
             _num(r.get("metric_value"), "{:.1f}"),
             _num(r.get("accuracy_drop"), "{:+.1f}"),
             *(_num(r.get(c), ENERGY_COLUMNS[c][1]) for c in energy),
-            f"[{STYLE.get(verdict, '')}]{verdict}[/]",
+            styled(verdict, STYLE.get(verdict, "")),
         ]
         table.add_row(*values)
     return table
@@ -194,14 +201,12 @@ def notes(cells: pd.DataFrame) -> list[str]:
                 reason = "runtime does not take the file"
             na.setdefault(reason, []).append(f"{r['model']}/{r['variant']} on {r['runtime']}")
         elif r["verdict"] != "pass":
-            why = escape(str(r.get("failed_budgets") or r.get("error") or ""))
-            style = STYLE.get(r["verdict"], "")
-            lines.append(
-                f"[{style}]{r['verdict']}[/] {r['target']}/{r['model']}/{r['variant']} "
-                f"{r['runtime']}/{r['delegate']} ×{r['threads']}: {why}"
-            )
+            why = r.get("failed_budgets") or r.get("error") or ""
+            cell = f"{r['target']}/{r['model']}/{r['variant']} {_how(r)}"
+            verdict = styled(r["verdict"], STYLE.get(r["verdict"], ""))
+            lines.append(f"{verdict} {plain(cell)}: {plain(why)}")
     for reason, pairs in na.items():
-        lines.append(f"[dim]not applicable ({escape(reason)}): {', '.join(pairs)}[/]")
+        lines.append(styled(f"not applicable ({reason}): {', '.join(pairs)}", "dim"))
     return lines
 
 
@@ -209,7 +214,7 @@ def best_lines(cells: pd.DataFrame, rank_by: str) -> list[str]:
     lines = []
     for best in best_per_target(cells, rank_by):
         if best.row is None:
-            lines.append(f"[bold]{best.target}[/]: [red]no variant meets all budgets[/]")
+            lines.append(f"{styled(best.target, 'bold')}: [red]no variant meets all budgets[/]")
             continue
         r = best.row
         margin = ""
@@ -217,12 +222,17 @@ def best_lines(cells: pd.DataFrame, rank_by: str) -> list[str]:
             margin = (
                 f"; tightest budget {r['tightest_budget']} with {r['headroom_pct']:.0f}% headroom"
             )
+        variant = styled(f"{r['model']} {r['variant']}", "green")
         lines.append(
-            f"[bold]{best.target}[/]: best of {best.candidates} passing = "
-            f"[green]{r['model']} {r['variant']}[/] on {r['runtime']}/{r['delegate']}"
-            f" ×{r['threads']}: {_show_value(rank_by, r[rank_by])}{margin}"
+            f"{styled(best.target, 'bold')}: best of {best.candidates} passing = {variant} on "
+            f"{plain(_how(r))}: {_show_value(rank_by, r[rank_by])}{margin}"
         )
     return lines
+
+
+def _how(r: Any) -> str:
+    """runtime/delegate ×threads of a row (a dict or a Series)."""
+    return f"{r['runtime']}/{r['delegate']} ×{r['threads']}"
 
 
 def _show_value(column: str, value: float) -> str:
