@@ -169,3 +169,14 @@ def test_a_model_the_firmware_cannot_hold_is_a_usage_error(
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {model}: {why}")
     assert "\n" not in err
+
+
+@pytest.mark.parametrize("flag", ["--duration", "--stall-s", "--reopen-after"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_seconds_must_be_finite(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from benchy.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["emulate-dut", str(MODELS / "cnn_full_int8.tflite"), flag, value])
+    assert stop.value.code == 2
+    assert f"argument {flag}: expected seconds ≥ 0, got {value}" in capsys.readouterr().err

@@ -7,6 +7,7 @@ unplug). Every result from it is labelled emulated. Faults on demand, for testin
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,13 @@ def _probability(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected seconds ≥ 0, got {text}")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -59,7 +67,7 @@ def add_parser(sub: Any) -> None:
         default="float",
         help="print results dequantized (like the reference) or as raw integers",
     )
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--duration", type=_seconds, help="stop after this many seconds")
     faults = p.add_argument_group("fault injection")
     faults.add_argument("--drop", type=_probability, default=0.0, help=EXPLAIN["drop"])
     faults.add_argument("--corrupt", type=_probability, default=0.0, help=EXPLAIN["corrupt"])
@@ -73,9 +81,9 @@ def add_parser(sub: Any) -> None:
             metavar="N",
             help=EXPLAIN[key],
         )
-    faults.add_argument("--stall-s", type=float, default=2.0, help="length of a stall (s)")
+    faults.add_argument("--stall-s", type=_seconds, default=2.0, help="length of a stall (s)")
     faults.add_argument(
-        "--reopen-after", type=float, help="after a close, plug back in after this long (s)"
+        "--reopen-after", type=_seconds, help="after a close, plug back in after this long (s)"
     )
     faults.add_argument("--seed", type=int, default=0, help="seed of the byte faults")
     p.set_defaults(func=cmd_emulate_dut)
