@@ -44,7 +44,7 @@ def _not_utf8(exc: UnicodeDecodeError) -> str:
 
 def _show(value: Any) -> str:
     if isinstance(value, str):  # control characters (NUL, escapes) shown escaped, not sent
-        return f'"{value}"' if value.isprintable() else json.dumps(value)
+        return f'"{value}"' if value.isprintable() else json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):

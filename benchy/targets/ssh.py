@@ -168,9 +168,8 @@ def _host(table: Table) -> str:
     if host.startswith("-"):
         raise table.error("host", f'refusing "{host}": ssh would read a leading "-" as an option')
     if any(c.isspace() or not c.isprintable() for c in host):
-        raise table.error(
-            "host", f"expected a host name, address or ssh_config alias, got {json.dumps(host)}"
-        )
+        shown = json.dumps(host, ensure_ascii=False)  # control characters escaped, not printed
+        raise table.error("host", f"expected a host name, address or ssh_config alias, got {shown}")
     return host
 
 
