@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from benchy.datasets import dataset_problem
 from benchy.errors import ConfigError
 from benchy.power.config import EnergySettings
 from benchy.runtimes import RUNTIMES, Delegate
@@ -256,15 +255,9 @@ def _input(t: Table, has_dataset: bool) -> InputSpec:
 def _check_dataset(t: Table, path: Path) -> None:
     if not zipfile.is_zipfile(path):
         raise t.error("dataset", f"{path.name} is not an .npz archive (expected arrays x and y)")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            keys = set(data.files)
-    except (OSError, ValueError) as exc:
-        raise t.error("dataset", f"expected an .npz file with arrays x and y: {exc}") from None
-    if not {"x", "y"} <= keys:
-        raise t.error(
-            "dataset", f"{path.name} must hold arrays x and y; it has {', '.join(sorted(keys))}"
-        )
+    problem = dataset_problem(path)
+    if problem is not None:
+        raise t.error("dataset", problem)
 
 
 def _model(name: str, t: Table, root: Path) -> Model:
@@ -356,7 +349,7 @@ def load_suite(path: Path) -> Suite:
     measure = _measure(measure_t, Measure())
     quick = _measure(measure_t.table("quick"), dataclasses.replace(measure, **QUICK))
     return Suite(
-        name=head.string("name", path.stem),
+        name=head.folder_name("name", path.stem),
         path=path,
         description=head.string("description", ""),
         targets=head.str_list("targets", ("local",)),

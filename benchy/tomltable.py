@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -10,6 +13,11 @@ from typing import Any
 from benchy.errors import ConfigError
 
 _MISSING: Any = object()
+FOLDER_NAME = re.compile(r"\w[\w.+-]{0,99}")
+"""One path component that cannot climb, hide or go absolute: a letter, digit or `_` first."""
+FOLDER_NAME_TEXT = (
+    'one folder name: letters, digits, "_", "-", "+", "." (not first), ≤ 100 characters'
+)
 
 
 def load_toml(path: Path, shown: str) -> Table:
@@ -21,14 +29,22 @@ def load_toml(path: Path, shown: str) -> Table:
         raise ConfigError(shown, "", "file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(shown, "", f"invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(shown, "", _not_utf8(exc)) from None
     except OSError as exc:
         raise ConfigError(shown, "", f"cannot read: {exc.strerror}") from None
     return Table(data, shown, "")
 
 
+def _not_utf8(exc: UnicodeDecodeError) -> str:
+    line = bytes(exc.object[: exc.start]).count(b"\n") + 1
+    byte = exc.object[exc.start]
+    return f"line {line}: byte 0x{byte:02x} is not UTF-8; TOML files must be UTF-8 text"
+
+
 def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
+    if isinstance(value, str):  # control characters (NUL, escapes) shown escaped, not sent
+        return f'"{value}"' if value.isprintable() else json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):
@@ -103,10 +119,20 @@ class Table:
         ok = isinstance(value, int) if integer else isinstance(value, int | float)
         if not ok or isinstance(value, bool):
             raise self.error(key, f"expected {kind}, got {_show(value)}")
+        if not math.isfinite(value):  # TOML allows nan and inf; no setting means either
+            raise self.error(key, f"expected a finite number, got {_show(value)}")
         if minimum is not None and (value <= minimum if above else value < minimum):
             bound = f"> {minimum:g}" if above else f"≥ {minimum:g}"
             raise self.error(key, f"expected {kind} {bound}, got {_show(value)}")
         return int(value) if integer else float(value)
+
+    def folder_name(self, key: str, default: str) -> str:
+        """A string used as one folder name under a results folder (so it cannot escape it)."""
+        value: str = self.string(key, default)
+        if FOLDER_NAME.fullmatch(value) is None:
+            origin = "" if key in self.data else " (the default: the file's name); set one"
+            raise self.error(key, f"expected {FOLDER_NAME_TEXT}, got {_show(value)}{origin}")
+        return value
 
     def boolean(self, key: str, default: Any = _MISSING) -> Any:
         value = self._get(key, default)

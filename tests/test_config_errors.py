@@ -18,7 +18,7 @@ CORPUS = sorted((Path(__file__).parent / "config_corpus").glob("*.toml"))
 
 
 def expected(path: Path) -> str:
-    first = path.read_text().splitlines()[0]
+    first = path.read_bytes().splitlines()[0].decode()  # the rest may be hostile bytes
     assert first.startswith("# expect: ")
     message = first.removeprefix("# expect: ")
     return (
@@ -66,7 +66,8 @@ def test_missing_suite_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().err.strip() == "error: no/such/suite.toml: file not found"
 
 
-TARGET_CASES = {
+SERIAL = 'kind = "serial"\nport = "/dev/ttyACM0"\nmodel = "cnn"\nvariant = "fp32"\n'
+TARGET_CASES: dict[str, tuple[str | bytes, str]] = {
     "unknown_kind": (
         'kind = "jtag"\n',
         f'kind: unknown value "jtag"; valid choices: {", ".join(sorted(TARGET_KINDS))}',
@@ -88,6 +89,31 @@ TARGET_CASES = {
         "energy_per_inference_mj, latency_p50_ms, latency_p90_ms, latency_p99_ms, "
         "model_memory_mb, model_size_kb, peak_memory_mb, tflm_arena_kb",
     ),
+    "serial_baud": (
+        SERIAL + "baud = 99999999999\n",
+        "baud: expected 50..12000000, got 99999999999",
+    ),
+    "serial_timeout_inf": (
+        SERIAL + "timeout_s = inf\n",
+        "timeout_s: expected a finite number, got inf",
+    ),
+    "serial_reconnect_nan": (
+        SERIAL + "reconnect_s = nan\n",
+        "reconnect_s: expected a finite number, got nan",
+    ),
+    "ssh_host_option": (
+        'kind = "ssh"\nhost = "-oProxyCommand=touch /tmp/pwned"\n',
+        'host: refusing "-oProxyCommand=touch /tmp/pwned": '
+        'ssh would read a leading "-" as an option',
+    ),
+    "ssh_host_space": (
+        'kind = "ssh"\nhost = "pi\\nProxyCommand x"\n',
+        'host: expected a host name, address or ssh_config alias, got "pi\\nProxyCommand x"',
+    ),
+    "not_utf8": (
+        b'kind = "local"\ndescription = "\xff board"\n',
+        "line 2: byte 0xff is not UTF-8; TOML files must be UTF-8 text",
+    ),
 }
 
 
@@ -98,6 +124,6 @@ def test_target_file_errors(
     text, message = TARGET_CASES[case]
     suite = make_suite('[models.cnn.variants]\nfp32 = "@MODELS@/cnn_fp32.tflite"\n')
     target = tmp_path / "board.toml"
-    target.write_text(text)
+    target.write_bytes(text if isinstance(text, bytes) else text.encode())
     assert main(["run", str(suite), "--target", str(target)]) == 2
     assert capsys.readouterr().err.strip() == f"error: {target}: {message}"

@@ -277,3 +277,109 @@ def test_power_is_sampled_on_the_device(  # type: ignore[no-untyped-def]
     row = pd.read_parquet(out / "cells.parquet").query("status == 'ok'").iloc[0]
     assert row.power_source == "rapl:package-0"
     assert row.active_power_mw == pytest.approx(3000, rel=0.08)
+
+
+@pytest.mark.parametrize("extra", [(), ("-O", "exit"), ("-M", "-N", "-f")])
+def test_a_host_that_looks_like_an_option_never_reaches_ssh_as_one(
+    tmp_path: Path, extra: tuple[str, ...]
+) -> None:
+    """Even past validation, a host "-oProxyCommand=..." is a destination, not an option: ssh
+    gets `--` before it (command, master and `-O exit` alike), so the command never runs."""
+    from benchy.targets.ssh import Ssh, SshOptions
+
+    pwned = tmp_path / "pwned"
+    opts = SshOptions(host=f"-oProxyCommand=touch {pwned}", connect_timeout_s=2)
+    argv = Ssh(opts, tmp_path).argv(*extra)
+    subprocess.run([*argv, "true"], capture_output=True, timeout=30, check=False)
+    assert not pwned.exists()
+    assert argv[-2:] == ["--", opts.host]
+
+
+def _tree(root: Path) -> dict[str, tuple[int, bytes | None]]:
+    """Every path under root (root too) with its mode and, for files, its content."""
+    paths = [root, *root.rglob("*")]
+    return {
+        str(p.relative_to(root)): (p.lstat().st_mode, p.read_bytes() if p.is_file() else None)
+        for p in paths
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "refusal"),
+    [
+        (
+            "foreign",
+            "already exists and holds files benchy did not put there (no .benchy-workdir marker)",
+        ),
+        ("empty", "is an empty directory benchy did not make (no .benchy-workdir marker)"),
+        ("symlink", "is a symbolic link"),
+    ],
+)
+def test_run_refuses_a_workdir_benchy_did_not_make_and_clean_leaves_it(  # type: ignore[no-untyped-def]
+    sshd: SshServer, make_suite, local_target: Path, tmp_path: Path, capsys, kind: str, refusal: str
+) -> None:
+    """An existing directory (here one holding important/t.txt, as /home/pi would) is never
+    made private, filled, or deleted by `benchy clean`: the target fails with the reason
+    (exit 3), the other targets go on, and every mode and byte stays as it was."""
+    precious = sshd.dir / "x"
+    precious.mkdir(mode=0o755)
+    precious.chmod(0o755)
+    if kind != "empty":
+        (precious / "important").mkdir()
+        (precious / "important" / "t.txt").write_text("do not delete")
+    workdir = precious
+    if kind == "symlink":
+        workdir = sshd.dir / "link"
+        workdir.symlink_to(precious)
+    before = _tree(precious)
+    pi = write_target(tmp_path / "pi.toml", sshd.target_toml(workdir=str(workdir)))
+    out = tmp_path / "out"
+    argv = [str(make_suite(SUITE)), "--target", str(pi), "--target", str(local_target)]
+    assert run(*argv, "--out", str(out)) == 3
+    cells = pd.read_parquet(out / "cells.parquet").query("status != 'n/a'")
+    errors = cells[cells.target == "pi"].error
+    assert len(errors) == 3
+    expected = f"target failed: {getpass.getuser()}@127.0.0.1:{sshd.port}: workdir {workdir} "
+    assert errors.str.startswith(f"{expected}{refusal}: refusing to use it").all()
+    assert errors.str.contains("set workdir to a path that does not exist yet").all()
+    assert set(cells[cells.target == "local"].status) == {"ok"}
+    assert _tree(precious) == before
+
+    capsys.readouterr()
+    assert main(["targets", "check", str(pi)]) == 3
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and refusal in err
+
+    assert main(["clean", "--target", str(pi)]) == 0
+    assert "alone: it has no .benchy-workdir marker" in capsys.readouterr().out
+    assert _tree(precious) == before
+    assert workdir.is_symlink() or workdir.is_dir()
+
+
+def test_clean_removes_only_what_benchy_put_in_its_workdir(  # type: ignore[no-untyped-def]
+    sshd: SshServer, make_suite, tmp_path: Path, capsys
+) -> None:
+    """benchy creates the workdir (0700, parents too); clean removes the worker and the pushed
+    files by name, and keeps the directory while it holds anything else."""
+    root = sshd.dir / "new parent" / "benchy"
+    pi = write_target(tmp_path / "pi.toml", sshd.target_toml(workdir=str(root)))
+    assert run(str(make_suite(SUITE)), "--target", str(pi), "--out", str(tmp_path / "r")) == 0
+    assert oct(root.stat().st_mode & 0o777) == "0o700"
+    pushed = sorted(p.name for p in (root / "files").iterdir())
+    assert len(pushed) == 4 and any(root.glob("worker-*.pyz"))
+    (root / "notes.txt").write_text("mine")
+    (root / "files" / "my-model.tflite").write_text("mine too")
+
+    capsys.readouterr()
+    assert main(["clean", "--target", str(pi)]) == 0
+    out = capsys.readouterr().out
+    assert "kept the directory: it also holds what benchy did not put there" in out
+    assert sorted(p.name for p in root.rglob("*")) == [
+        ".benchy-workdir", "files", "my-model.tflite", "notes.txt"
+    ]  # fmt: skip
+
+    (root / "notes.txt").unlink()
+    (root / "files" / "my-model.tflite").unlink()
+    assert main(["clean", "--target", str(pi)]) == 0
+    assert f"removed {root}" in capsys.readouterr().out
+    assert not root.exists() and root.parent.is_dir()

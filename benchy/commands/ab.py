@@ -23,6 +23,7 @@ from benchy.errors import UsageError
 from benchy.judge import outcome
 from benchy.judge.compare import compare_runs
 from benchy.report.comparison import print_comparison
+from benchy.report.markup import plain
 from benchy.report.terminal import LiveProgress
 from benchy.results.manifest import new_run_dir
 from benchy.results.read import StoredRun, records
@@ -74,7 +75,7 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
         code = interrupts.exit_code(stop)
         for store in stores.values():
             store.finish(status="interrupted", exit_code=code)
-        console.print(f"[yellow]interrupted[/]: finished cells kept in {out}")
+        console.print(f"[yellow]interrupted[/]: finished cells kept in {plain(out)}")
         return code
     failed = base.target_failed or candidate.target_failed
     for store in stores.values():
@@ -101,5 +102,5 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
         publish(console, args, suite=new_suite.name, manifest=stores["candidate"].manifest,
                 run_dir=out / "candidate", rows=records(StoredRun.load(out / "candidate").cells),
                 checks={}, comparison=comparison, code=code, verdict=verdict)  # fmt: skip
-    console.print(f"results: {out}  verdict: [bold]{verdict}[/] (exit {code})")
+    console.print(f"results: {plain(out)}  verdict: [bold]{verdict}[/] (exit {code})")
     return code

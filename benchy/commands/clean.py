@@ -23,7 +23,7 @@ def cmd_clean(args: argparse.Namespace, console: Console) -> int:
         cfg = load_target(name)
         target = TARGET_KINDS[cfg.kind](cfg.name, cfg.options)
         try:
-            console.print(target.clean(), markup=False)
+            console.print(target.clean(), markup=False, highlight=False, soft_wrap=True)
         finally:
             target.close()
     return exitcodes.PASS

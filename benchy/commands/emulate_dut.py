@@ -7,14 +7,18 @@ unplug). Every result from it is labelled emulated. Faults on demand, for testin
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from benchy.errors import UsageError
+from benchy.errors import TflmError, UsageError
+from benchy.runtimes.tflm import tflm_arena_bytes, tflm_missing
 from benchy.serial.faults import Faults
+from benchy.serial.firmware import tflite_problem
+from benchy.serial.ptylink import link_problem
 
 EXPLAIN = {
     "drop": "probability that a byte is lost on the wire (both ways)",
@@ -30,6 +34,13 @@ def _probability(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected seconds ≥ 0, got {text}")
     return value
 
 
@@ -56,7 +67,7 @@ def add_parser(sub: Any) -> None:
         default="float",
         help="print results dequantized (like the reference) or as raw integers",
     )
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--duration", type=_seconds, help="stop after this many seconds")
     faults = p.add_argument_group("fault injection")
     faults.add_argument("--drop", type=_probability, default=0.0, help=EXPLAIN["drop"])
     faults.add_argument("--corrupt", type=_probability, default=0.0, help=EXPLAIN["corrupt"])
@@ -70,12 +81,25 @@ def add_parser(sub: Any) -> None:
             metavar="N",
             help=EXPLAIN[key],
         )
-    faults.add_argument("--stall-s", type=float, default=2.0, help="length of a stall (s)")
+    faults.add_argument("--stall-s", type=_seconds, default=2.0, help="length of a stall (s)")
     faults.add_argument(
-        "--reopen-after", type=float, help="after a close, plug back in after this long (s)"
+        "--reopen-after", type=_seconds, help="after a close, plug back in after this long (s)"
     )
     faults.add_argument("--seed", type=int, default=0, help="seed of the byte faults")
     p.set_defaults(func=cmd_emulate_dut)
+
+
+def _check_model(model: Path) -> None:
+    """The firmware's model must be a .tflite TFLite Micro runs: checked in a probe process
+    first (a corrupt flatbuffer can crash TFLite Micro's C++, which would take the emulator)."""
+    problem = tflite_problem(model)
+    if problem is not None:
+        raise UsageError(f"{model}: {problem}")
+    if tflm_missing() is None:  # (missing: the emulator itself says which package, exit 3)
+        try:
+            tflm_arena_bytes(model)
+        except TflmError as exc:
+            raise UsageError(f"{model}: {exc}") from None
 
 
 def cmd_emulate_dut(args: argparse.Namespace, console: Console) -> int:
@@ -83,6 +107,9 @@ def cmd_emulate_dut(args: argparse.Namespace, console: Console) -> int:
 
     if not args.model.is_file():
         raise UsageError(f"{args.model}: file not found")
+    if args.link is not None and (problem := link_problem(args.link)) is not None:
+        raise UsageError(f"--link {problem}")
+    _check_model(args.model)
     faults = Faults(
         drop=args.drop,
         corrupt=args.corrupt,

@@ -15,6 +15,7 @@ from benchy.config import load_suite
 from benchy.errors import UsageError
 from benchy.report.history import History, print_history
 from benchy.results.find import finished_runs
+from benchy.tomltable import FOLDER_NAME, FOLDER_NAME_TEXT
 
 
 def add_parser(sub: Any) -> None:
@@ -35,6 +36,8 @@ def suite_name(arg: str) -> str:
     path = Path(arg)
     if path.suffix == ".toml" or path.is_file():
         return load_suite(path).name
+    if FOLDER_NAME.fullmatch(arg) is None:  # it becomes a folder under --results
+        raise UsageError(f"{arg}: no such suite file, and not a suite name ({FOLDER_NAME_TEXT})")
     return arg
 
 

@@ -8,19 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
 from benchy import exitcodes, interrupts
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
+from benchy.commands.preflight import check_run_arguments
 from benchy.config import Measure, Suite, TargetConfig, load_suite, load_target
 from benchy.errors import UsageError
 from benchy.judge import outcome
 from benchy.judge.compare import compare_runs
 from benchy.matrix import Cell, expand
 from benchy.report.comparison import print_comparison
+from benchy.report.markup import plain
 from benchy.report.terminal import LiveProgress, print_report
-from benchy.results.find import resolve_baseline
-from benchy.results.manifest import new_run_dir, run_manifest
+from benchy.results.manifest import run_manifest
 from benchy.results.read import StoredRun, records
 from benchy.results.store import ResultsUnwritable, RunStore, cells_frame
 from benchy.runner import Plan, Runner, Side
@@ -74,15 +74,9 @@ def _print_matrix(console: Console, cells: list[Cell]) -> None:
     for col in ("target", "model", "variant", "runtime", "delegate", "threads", "note"):
         table.add_column(col)
     for c in cells:
-        table.add_row(
-            c.target,
-            c.model,
-            c.variant,
-            c.runtime,
-            c.delegate.label,
-            str(c.threads) if c.applicable else "–",
-            escape(c.reason or ""),
-        )
+        shown = (c.target, c.model, c.variant, c.runtime, c.delegate.label)
+        threads = str(c.threads) if c.applicable else "–"
+        table.add_row(*(plain(v) for v in shown), threads, plain(c.reason or ""))
     console.print(table)
 
 
@@ -100,21 +94,6 @@ def matrix(suite: Suite, targets: list[TargetConfig]) -> list[Cell]:
 def new_store(out: Path, suite: Suite, suite_file: Path, measure: Measure, quick: bool) -> RunStore:
     """A run directory with its manifest: what ran, on what, with which files."""
     return RunStore(out, run_manifest(suite, suite_file, measure, quick))
-
-
-def _baseline(
-    args: argparse.Namespace, suite: Suite, names: list[str], out: Path, measure: Measure
-) -> StoredRun | None:
-    """Resolve and load --baseline before anything runs (a bad one is a usage error, exit 2)."""
-    if not args.baseline:
-        return None
-    found = resolve_baseline(
-        args.baseline, args.results, suite.name, names, out, measure.payload(), args.quick
-    )
-    if found is None:
-        log.warning("no earlier run of %s on %s to compare with", suite.name, ", ".join(names))
-        return None
-    return StoredRun.load(found, full=True)
 
 
 def _finish(
@@ -148,12 +127,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if len(set(names)) != len(names):
         raise UsageError(f"target names repeat: {', '.join(names)}")
     cells = matrix(suite, targets)
+    measure = suite.quick if args.quick else suite.measure
+    checked = check_run_arguments(args, suite, names, measure)  # a dry run too; creates nothing
     if args.dry_run:
         _print_matrix(console, cells)
         return exitcodes.PASS
-    measure = suite.quick if args.quick else suite.measure
-    out = args.out or new_run_dir(args.results, suite.name)
-    baseline = _baseline(args, suite, names, out, measure)
+    out, baseline = checked.out, checked.baseline
     store = new_store(out, suite, args.suite, measure, args.quick)
     side = Side(Plan(suite, measure, tuple(targets), tuple(cells)), store)
     log.info(
@@ -167,14 +146,15 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     except KeyboardInterrupt as stop:
         code = interrupts.exit_code(stop)
         store.finish(status="interrupted", exit_code=code)
-        console.print(f"[yellow]interrupted[/]: {len(store.rows)} finished cells kept in {out}")
+        kept = f"{len(store.rows)} finished cells kept in {plain(out)}"
+        console.print(f"[yellow]interrupted[/]: {kept}")
         return code
     rows = store.rows
     inconclusive = args.inconclusive or suite.gate.inconclusive
     code = _finish(store, side, runner, inconclusive, names)
     if runner.store_error is not None:
-        console.print(f"[red]stopped[/]: {escape(str(runner.store_error))}; "
-                      f"{len(rows)} finished cells kept in {out}")  # fmt: skip
+        console.print(f"[red]stopped[/]: {plain(runner.store_error)}; "
+                      f"{len(rows)} finished cells kept in {plain(out)}")  # fmt: skip
         return code
     cells_now = cells_frame(rows)
     print_report(console, cells_now, f"{suite.name} — {out}", suite.rank_by)
@@ -210,5 +190,5 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             verdict=verdict,
             note=note,
         )
-    console.print(f"results: {out}  verdict: [bold]{verdict}[/] (exit {code})")
+    console.print(f"results: {plain(out)}  verdict: [bold]{verdict}[/] (exit {code})")
     return code

@@ -14,6 +14,7 @@ from benchy.config import load_target
 from benchy.errors import BenchyError, TargetError
 from benchy.power.config import PowerConfig
 from benchy.power.ppk2 import HOST_METERS
+from benchy.report.markup import plain
 from benchy.targets import TARGET_KINDS
 from benchy.targets.base import Target
 
@@ -49,9 +50,9 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
     for path in sorted(args.dir.glob("*.toml")):
         try:
             cfg = load_target(str(path))
-            table.add_row(cfg.name, cfg.kind, cfg.description)
+            table.add_row(plain(cfg.name), plain(cfg.kind), plain(cfg.description))
         except BenchyError as exc:
-            table.add_row(path.stem, "[red]invalid[/]", str(exc))
+            table.add_row(plain(path.stem), "[red]invalid[/]", plain(exc))
     console.print(table)
     return exitcodes.PASS
 
@@ -67,13 +68,14 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
             facts["power"] = _power(target, power)
     finally:
         target.close()
-    table = Table("fact", "value", title=f"{cfg.name} ({cfg.kind})", header_style="bold")
-    for key in FACTS:
+    title = plain(f"{cfg.name} ({cfg.kind})")
+    table = Table("fact", "value", title=title, header_style="bold")
+    for key in FACTS:  # (facts come from the device: shown as they are, never as markup)
         if facts.get(key) is not None:
-            table.add_row(key, str(facts[key]))
+            table.add_row(key, plain(facts[key]))
     for key, value in facts.items():  # target-specific facts (e.g. a DUT's name and profile)
         if key not in FACTS and key not in ("runtimes", "thermal_zones") and value is not None:
-            table.add_row(key, str(value))
+            table.add_row(plain(key), plain(value))
     console.print(table)
     return _runtimes(
         console, facts.get("runtimes") or {}, getattr(cfg.options, "python", "python3")
@@ -100,9 +102,9 @@ def _runtimes(console: Console, runtimes: dict[str, Any], python: str) -> int:
                 detail += "; delegates: xnnpack, none, reference, external:"
             if info.get("providers"):
                 detail += "; providers: " + ", ".join(info["providers"])
-            table.add_row(name, "[green]yes[/]", detail)
+            table.add_row(plain(name), "[green]yes[/]", plain(detail))
         else:
-            table.add_row(name, "[red]no[/]", info.get("reason", ""))
+            table.add_row(plain(name), "[red]no[/]", plain(info.get("reason", "")))
             missing.append(name)
     console.print(table)
     for name in missing:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from benchy.judge.compare import Comparison
 from benchy.judge.result import LABELS, VERDICTS, Result
+from benchy.report.markup import plain, styled
 
 STYLE = {
     "regressed": "bold red",
@@ -83,16 +84,17 @@ def results_table(comparison: Comparison, show_all: bool = False) -> Table:
         values = [c.target] if many else []
         values += [c.model, c.variant, c.setup() if c.runtime else ""]
         values += [LABELS.get(r.metric, r.metric), value_text(r, r.base), value_text(r, r.new)]
-        values += [shift_text(r), delta_text(r), f"[{STYLE.get(r.verdict, '')}]{r.verdict}[/]"]
-        values.append("; ".join(filter(None, [r.note, *r.context])))
-        table.add_row(*values)
+        values += [shift_text(r), delta_text(r)]
+        note = "; ".join(filter(None, [r.note, *r.context]))
+        table.add_row(*(plain(v) for v in values), styled(r.verdict, STYLE.get(r.verdict, "")),
+                      plain(note))  # fmt: skip
     return table
 
 
 def counts_line(comparison: Comparison) -> str:
     counts = comparison.counts()
     parts = [
-        f"[{STYLE.get(v, '')}]{v} {counts[v]}[/]"
+        styled(f"{v} {counts[v]}", STYLE.get(v, ""))
         for v in sorted(counts, key=lambda v: ORDER.index(v) if v in ORDER else 99)
     ]
     return " · ".join(parts) if parts else "nothing to compare"
@@ -101,14 +103,15 @@ def counts_line(comparison: Comparison) -> str:
 def print_comparison(console: Console, comparison: Comparison, show_all: bool = False) -> None:
     gate = comparison.gate
     console.print(
-        f"[bold]baseline[/] {comparison.base.dir} → {comparison.new.dir}  "
+        f"[bold]baseline[/] {plain(comparison.base.dir)} → {plain(comparison.new.dir)}  "
         f"({gate.confidence:.0%} CIs of per-repetition shifts; Holm over "
         f"{comparison.family} latency tests)",
         soft_wrap=True,
     )
     if comparison.drift_text():
         console.print(
-            f"run-wide drift taken out of every cell's latency shift: {comparison.drift_text()}",
+            f"run-wide drift taken out of every cell's latency shift: "
+            f"{plain(comparison.drift_text())}",
             soft_wrap=True,
         )
     if comparison.differences:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchy.errors import UsageError
+from benchy.report.markup import plain, styled
 from benchy.results.manifest import read_manifest, schema_problem
 from benchy.results.read import StoredRun
 from benchy.results.schema import CellKey
@@ -73,24 +74,26 @@ def runs_table(history: History) -> Table:
     for e in history.entries:
         m = e.manifest
         if e.problem is not None:
-            table.add_row(e.dir.name, "", "", "", "", "", "[yellow]not read[/]", e.problem)
+            row = [plain(e.dir.name), "", "", "", "", "", "[yellow]not read[/]", plain(e.problem)]
+            table.add_row(*row)
             continue
         assert e.cells is not None
-        ok = int((e.cells["status"] == "ok").sum())
-        ran = int((e.cells["status"] != "n/a").sum())
+        # (a run interrupted before its first cell finished has no status column at all)
+        status = e.cells.get("status", pd.Series(dtype="string"))
+        ok, ran = int((status == "ok").sum()), int((status != "n/a").sum())
         verdict = m.get("verdict") or m.get("status", "?")
         code = m.get("exit_code")
         styles = {0: "green", 1: "red", 3: "bold red", 4: "yellow"}
         style = styles.get(code, "") if isinstance(code, int) else ""
         table.add_row(
-            e.dir.name,
-            str(m.get("git_commit") or "–")[:10],
-            str(m.get("benchy_version", "–")),
+            plain(e.dir.name),
+            plain(str(m.get("git_commit") or "–")[:10]),
+            plain(m.get("benchy_version", "–")),
             "yes" if m.get("quick") else "",
-            str((m.get("measure") or {}).get("repetitions", "–")),
+            plain((m.get("measure") or {}).get("repetitions", "–")),
             f"{ok}/{ran}",
-            f"[{style}]{verdict}[/] ({code})",
-            _comparison_text(m),
+            f"{styled(verdict, style)} ({plain(code)})",
+            plain(_comparison_text(m)),
         )
     return table
 
@@ -101,6 +104,8 @@ def p50_series(history: History) -> dict[CellKey, list[float | None]]:
     series: dict[CellKey, list[float | None]] = {}
     for i, e in enumerate(readable):
         assert e.cells is not None
+        if "status" not in e.cells:
+            continue
         for row in e.cells[e.cells["status"] == "ok"].to_dict("records"):
             key = CellKey.of(row)
             series.setdefault(key, [None] * len(readable))[i] = float(row["latency_p50_ms"])
@@ -143,7 +148,8 @@ def trend_table(history: History) -> Table:
         title_justify="left",
     )
     many = len({k.target for k in series}) > 1
-    for head in ["cell", *(e.dir.name.split("-")[0] for e in shown), "trend", "last vs first"]:
+    stamps = [plain(e.dir.name.split("-")[0]) for e in shown]
+    for head in ["cell", *stamps, "trend", "last vs first"]:
         table.add_column(
             head, justify="left" if head in ("cell", "trend") else "right", no_wrap=head == "cell"
         )
@@ -155,7 +161,7 @@ def trend_table(history: History) -> Table:
             rel = points[-1] / points[0] - 1
             change = f"{rel * 100:+.1f}%".replace("-", "−") if math.isfinite(rel) else "–"
         table.add_row(
-            name,
+            plain(name),
             *(_latency(v, micro) for v in values[-len(shown) :]),
             sparkline(values),
             change,
@@ -164,11 +170,12 @@ def trend_table(history: History) -> Table:
 
 
 def print_history(console: Console, suite: str, history: History) -> None:
-    target = f" on {history.target}" if history.target else ""
-    console.print(f"[bold]{suite}[/]{target}: {len(history.entries)} stored runs, oldest first")
+    target = f" on {plain(history.target)}" if history.target else ""
+    head = f"{styled(suite, 'bold')}{target}: {len(history.entries)} stored runs, oldest first"
+    console.print(head)
     console.print(runs_table(history))
     for e in history.entries:
         if e.problem is not None:
-            console.print(f"[yellow]{e.dir}[/]: {e.problem}", soft_wrap=True)
+            console.print(f"{styled(e.dir, 'yellow')}: {plain(e.problem)}", soft_wrap=True)
     if any(e.cells is not None for e in history.entries):
         console.print(trend_table(history))

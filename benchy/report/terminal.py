@@ -9,7 +9,6 @@ from typing import Any
 import pandas as pd
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from benchy.matrix import Cell
+from benchy.report.markup import plain, styled
 from benchy.report.select import best_per_target
 from benchy.results.read import records
 from benchy.results.schema import CellKey
@@ -56,7 +56,7 @@ class LiveProgress:
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
-            TextColumn("{task.fields[cell]}"),
+            TextColumn("{task.fields[cell]}", markup=False),
             console=console,
             transient=True,
         )
@@ -64,7 +64,9 @@ class LiveProgress:
         for cell in cells:
             if cell.target not in self.tasks:
                 total = sum(c.target == cell.target for c in cells)
-                self.tasks[cell.target] = self.progress.add_task(cell.target, total=total, cell="")
+                self.tasks[cell.target] = self.progress.add_task(
+                    plain(cell.target), total=total, cell=""
+                )
 
     def __enter__(self) -> LiveProgress:
         self.progress.start()
@@ -80,9 +82,10 @@ class LiveProgress:
     def cell_finished(self, cell: Cell, row: dict[str, Any]) -> None:
         self.progress.advance(self.tasks[cell.target])
         if row["verdict"] in ("error", "fail"):
-            why = escape(str(row["error"] or row["failed_budgets"]))
+            why = row["error"] or row["failed_budgets"]
             self.progress.console.print(
-                f"[{STYLE.get(row['verdict'], '')}]{row['verdict']}[/] {cell.key.title()}: {why}"
+                f"{styled(row['verdict'], STYLE.get(row['verdict'], ''))} "
+                f"{plain(cell.key.title())}: {plain(why)}"
             )
 
 
@@ -105,7 +108,11 @@ def cells_table(cells: pd.DataFrame, title: str) -> Table:
     metric_names = {r["metric"] for r in rows if r.get("metric")}
     metric_head = "acc %" if metric_names <= {"accuracy"} else "/".join(sorted(metric_names))
     table = Table(
-        title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left"
+        title=plain(title),
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        title_justify="left",
     )
     columns = ["target"] if many_targets else []
     columns += [
@@ -136,11 +143,11 @@ def cells_table(cells: pd.DataFrame, title: str) -> Table:
         verdict = r["verdict"]
         applied = (r.get("delegate_applied") or "").split(" (")[0]
         delegate = r["delegate"] if applied in ("", r["delegate"]) else f"{r['delegate']}→{applied}"
-        values = [r["target"]] if many_targets else []
+        values = [plain(r["target"])] if many_targets else []
         values += [
-            r["model"],
-            r["variant"],
-            f"{r['runtime']}/{delegate} ×{r['threads']}",
+            plain(r["model"]),
+            plain(r["variant"]),
+            plain(f"{r['runtime']}/{delegate} ×{r['threads']}"),
             *(_sig(_scaled(r.get(f"latency_{p}_ms"), scale)) for p in ("p50", "p90", "p99")),
             _num(r.get("peak_rss_mb"), "{:.1f}"),
             _num(r.get("model_memory_mb"), "{:.1f}"),
@@ -148,7 +155,7 @@ def cells_table(cells: pd.DataFrame, title: str) -> Table:
             _num(r.get("metric_value"), "{:.1f}"),
             _num(r.get("accuracy_drop"), "{:+.1f}"),
             *(_num(r.get(c), ENERGY_COLUMNS[c][1]) for c in energy),
-            f"[{STYLE.get(verdict, '')}]{verdict}[/]",
+            styled(verdict, STYLE.get(verdict, "")),
         ]
         table.add_row(*values)
     return table
@@ -181,11 +188,11 @@ def notes(cells: pd.DataFrame) -> list[str]:
                 reason = "runtime does not take the file"
             na.setdefault(reason, []).append(f"{r['model']}/{r['variant']} on {r['runtime']}")
         elif r["verdict"] != "pass":
-            why = escape(str(r.get("failed_budgets") or r.get("error") or ""))
-            style = STYLE.get(r["verdict"], "")
-            lines.append(f"[{style}]{r['verdict']}[/] {CellKey.of(r).title()}: {why}")
+            why = r.get("failed_budgets") or r.get("error") or ""
+            verdict = styled(r["verdict"], STYLE.get(r["verdict"], ""))
+            lines.append(f"{verdict} {plain(CellKey.of(r).title())}: {plain(why)}")
     for reason, pairs in na.items():
-        lines.append(f"[dim]not applicable ({escape(reason)}): {', '.join(pairs)}[/]")
+        lines.append(styled(f"not applicable ({reason}): {', '.join(pairs)}", "dim"))
     return lines
 
 
@@ -193,7 +200,7 @@ def best_lines(cells: pd.DataFrame, rank_by: str) -> list[str]:
     lines = []
     for best in best_per_target(cells, rank_by):
         if best.row is None:
-            lines.append(f"[bold]{best.target}[/]: [red]no variant meets all budgets[/]")
+            lines.append(f"{styled(best.target, 'bold')}: [red]no variant meets all budgets[/]")
             continue
         r = best.row
         margin = ""
@@ -201,10 +208,10 @@ def best_lines(cells: pd.DataFrame, rank_by: str) -> list[str]:
             margin = (
                 f"; tightest budget {r['tightest_budget']} with {r['headroom_pct']:.0f}% headroom"
             )
+        variant = styled(f"{r['model']} {r['variant']}", "green")
         lines.append(
-            f"[bold]{best.target}[/]: best of {best.candidates} passing = "
-            f"[green]{r['model']} {r['variant']}[/] on {CellKey.of(r.to_dict()).setup()}: "
-            f"{_show_value(rank_by, r[rank_by])}{margin}"
+            f"{styled(best.target, 'bold')}: best of {best.candidates} passing = {variant} on "
+            f"{plain(CellKey.of(r.to_dict()).setup())}: {_show_value(rank_by, r[rank_by])}{margin}"
         )
     return lines
 

@@ -80,6 +80,13 @@ def claim(path: Path, option: str = "--out") -> RunDirLock:
     return RunDirLock(path, handle)
 
 
+def check_unused(path: Path, option: str = "--out") -> None:
+    """What `claim` refuses of an existing folder, checked without creating anything."""
+    if path.is_dir():
+        _refuse_locked(path, f"{option}: {path}")
+        _refuse_used(path, f"{option}: {path}")
+
+
 def _refuse_locked(path: Path, shown: str) -> None:
     """A run being written holds the lock: say so rather than "already holds a run"."""
     try:

@@ -20,7 +20,8 @@ import tty
 from pathlib import Path
 from types import TracebackType
 
-from benchy.serial import EMULATOR_NAME
+from benchy.errors import UsageError
+from benchy.serial import EMULATOR_NAME, ptylink
 from benchy.serial.faults import FaultCounts, Faults, Injector
 from benchy.serial.firmware import MAX_DB_INPUT_SIZE, Firmware
 
@@ -90,6 +91,10 @@ class DutEmulator:
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> str:
+        """Open the pty (and the link; UsageError if something else is at its path)."""
+        problem = ptylink.link_problem(self.link) if self.link is not None else None
+        if problem is not None:
+            raise UsageError(problem)
         self._plug()
         for target, name in ((self._serve, "dut-rx"), (self._write, "dut-tx")):
             t = threading.Thread(target=target, name=name, daemon=True)
@@ -104,8 +109,7 @@ class DutEmulator:
             t.join(5)
         self._unplug()
         if self.link is not None:
-            with contextlib.suppress(OSError):
-                self.link.unlink()
+            ptylink.remove(self.link, self._tty)
 
     def __enter__(self) -> DutEmulator:
         self.start()
@@ -116,7 +120,7 @@ class DutEmulator:
     ) -> None:
         self.stop()
 
-    def _plug(self) -> None:
+    def _plug(self, replug: bool = False) -> None:
         master, slave = os.openpty()
         tty.setraw(slave)
         os.set_blocking(master, False)
@@ -124,11 +128,15 @@ class DutEmulator:
             self._master, self._slave = master, slave
             self._tty = os.ttyname(slave)
         if self.link is not None:
-            tmp = self.link.with_name(self.link.name + ".tmp")
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            tmp.symlink_to(self._tty)
-            os.replace(tmp, self.link)
+            try:
+                ptylink.point(self.link, self._tty)
+            except (UsageError, OSError) as exc:
+                if replug:  # the path was taken while unplugged: serve the pty without it
+                    log.error("DUT emulator: no link after the replug: %s", exc)
+                else:
+                    self._unplug()
+                    why = exc.strerror if isinstance(exc, OSError) else str(exc)
+                    raise UsageError(f"{self.link}: cannot make the link: {why}") from None
         log.info("DUT emulator on %s", self.port)
         self._emit(self.firmware.boot_lines())
 
@@ -192,14 +200,13 @@ class DutEmulator:
         log.info("DUT emulator: port closed (fault injection)")
         self._unplug()
         if self.link is not None:  # the device node goes, as udev's by-id link does on unplug
-            with contextlib.suppress(OSError):
-                self.link.unlink()
+            ptylink.remove(self.link, self._tty)
         if self.faults.reopen_after_s is None:
             return
         if self._stop.wait(self.faults.reopen_after_s):
             return
         self.firmware.reset()  # a board that re-enumerates has rebooted
-        self._plug()
+        self._plug(replug=True)
 
     # ------------------------------------------------------------ send
 

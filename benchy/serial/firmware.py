@@ -45,6 +45,19 @@ def atoi(text: str) -> int:
     return sign * int(text[i:j]) if j > i else 0
 
 
+def tflite_problem(model: Path) -> str | None:
+    """Why `model` is not a TFLite flatbuffer (its file identifier, bytes 4..8, is "TFL3")."""
+    try:
+        with model.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        return f"cannot read it: {exc.strerror}"
+    if head[4:8] == b"TFL3":
+        return None
+    hint = "; ONNX models run on Linux targets, not on MCUs" if model.suffix == ".onnx" else ""
+    return f"not a TFLite model (no TFL3 identifier){hint}"
+
+
 class Firmware:
     def __init__(
         self,
@@ -63,10 +76,15 @@ class Firmware:
             ) from None
         if results not in ("float", "quantized"):
             raise ValueError(f"results must be float or quantized, not {results!r}")
+        problem = tflite_problem(model)
+        if problem is not None:
+            raise TflmError(f"{model.name}: {problem}")
         try:
             self.interp = runtime.Interpreter.from_file(str(model))
-        except (RuntimeError, ValueError) as exc:
-            raise TflmError(f"TFLite Micro cannot load {model.name}: {exc}") from None
+        except Exception as exc:  # hostile bytes fail anywhere in flatbuffers' generated code
+            raise TflmError(
+                f"TFLite Micro cannot load {model.name}: {type(exc).__name__}: {exc}"
+            ) from None
         self.input: dict[str, Any] = self.interp.get_input_details(0)
         self.output: dict[str, Any] = self.interp.get_output_details(0)
         self.in_nbytes = int(np.prod(self.input["shape"])) * np.dtype(self.input["dtype"]).itemsize

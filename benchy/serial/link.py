@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from typing import Protocol
 
 import serial
 
@@ -24,6 +25,12 @@ WRITE_TIMEOUT_S = 10.0
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.1, 2.0
 
 
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float, /) -> None: ...
+
+
 class PortLost(PortUnavailable):
     """The open port failed under a read or write (unplugged, the device reset its USB)."""
 
@@ -37,6 +44,7 @@ class SerialLink:
         self.bytes_out = 0
         self._port: serial.Serial | None = None
         self._closing = False
+        self.clock: Clock = time  # what reconnect() waits on (a test injects its own)
 
     @property
     def is_open(self) -> bool:
@@ -125,9 +133,11 @@ class SerialLink:
         return dropped
 
     def reconnect(self) -> None:
-        """Reopen the port (looked up again), backing off, for up to `reconnect_s`."""
+        """Reopen the port (looked up again), backing off, for up to `reconnect_s`: the last
+        try falls on the deadline itself, so a port back just in time is not given up on."""
         self.close()
-        deadline = time.monotonic() + self.reconnect_s
+        clock = self.clock
+        deadline = clock.monotonic() + self.reconnect_s
         wait, tries = BACKOFF_FIRST_S, 0
         last: BaseException | None = None
         while True:
@@ -140,9 +150,10 @@ class SerialLink:
                 self.reconnects += 1
                 log.info("serial port %s is back after %d tries", self.device, tries)
                 return
-            if time.monotonic() + wait > deadline:
+            left = deadline - clock.monotonic()
+            if left <= 0:
                 break
-            time.sleep(wait)
+            clock.sleep(min(wait, left))
             wait = min(wait * 2, BACKOFF_MAX_S)
         raise PortUnavailable(
             f"serial port {self.spec.describe()} vanished and did not come back within "

@@ -30,6 +30,9 @@ from benchy.worker.protocol import CellRequest, CellResult
 log = logging.getLogger(__name__)
 
 PROTOCOLS = ("mlperf-tiny",)
+BAUD_MIN, BAUD_MAX = 50, 12_000_000
+"""B50 is the slowest POSIX rate; 12 Mbaud the fastest common USB-UART (FTDI FT232H). Beyond
+the range pyserial fails inside termios (a 99999999999 baud overflows its int)."""
 RUNTIME_MODULE = "tflm-firmware"
 
 
@@ -68,6 +71,13 @@ def _port(table: Table) -> PortSpec:
             "port", 'required: a device path (e.g. "/dev/ttyACM0"), or vid_pid / serial_number'
         )
     return PortSpec(path, vid_pid, serial_number)
+
+
+def _baud(table: Table) -> int:
+    baud: int = table.number("baud", 115200, integer=True, minimum=1)
+    if not BAUD_MIN <= baud <= BAUD_MAX:
+        raise table.error("baud", f"expected {BAUD_MIN}..{BAUD_MAX}, got {baud}")
+    return baud
 
 
 @register
@@ -110,7 +120,7 @@ class SerialTarget(Target):
         return SerialOptions(
             target=target,
             port=_port(table),
-            baud=table.number("baud", 115200, integer=True, minimum=1),
+            baud=_baud(table),
             protocol=table.string("protocol", "mlperf-tiny", choices=PROTOCOLS),
             model=table.string("model"),
             variant=table.string("variant"),

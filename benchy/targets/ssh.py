@@ -2,12 +2,13 @@
 and ProxyJump; one multiplexed connection (ControlMaster) per target for the whole run.
 
 The worker file and every model/dataset are pushed by content hash into a private (0700) work
-directory, so a re-run uploads nothing unchanged. Cells then run in the device's worker exactly as
-on the local target.
+directory that benchy creates (an existing one is used only if benchy made it), so a re-run
+uploads nothing unchanged. Cells then run in the device's worker exactly as on the local target.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 import subprocess
@@ -19,7 +20,7 @@ from typing import Any
 from benchy.errors import TargetError
 from benchy.power.config import PowerConfig
 from benchy.results.manifest import sha256_file
-from benchy.targets import register
+from benchy.targets import register, workdir
 from benchy.targets.base import COOLDOWN_KEYS, Cooldown
 from benchy.targets.channel import WorkerTarget
 from benchy.targets.sshcontrol import make_control_dir, reap_stale
@@ -28,7 +29,6 @@ from benchy.worker.bundle import worker_file
 
 log = logging.getLogger(__name__)
 
-MARKER = ".benchy-workdir"
 
 
 class TargetUnreachable(TargetError):
@@ -113,7 +113,8 @@ class Ssh:
             args += ["-i", str(Path(o.identity_file).expanduser()), "-o", "IdentitiesOnly=yes"]
         if o.known_hosts:
             args += ["-o", f"UserKnownHostsFile={Path(o.known_hosts).expanduser()}"]
-        return [*args, *extra, o.host]
+        # "--": whatever the host is called, ssh never reads it (or what follows) as an option.
+        return [*args, *extra, "--", o.host]
 
     def run(
         self, command: list[str], data: bytes | None = None, timeout: float | None = None
@@ -131,7 +132,8 @@ class Ssh:
             raise _classify(self.opts, proc.stderr.decode("utf-8", "replace"))
         if proc.returncode != 0:
             err = proc.stderr.decode("utf-8", "replace").strip()
-            raise TargetError(f"{self.opts.where}: `{remote}` failed ({proc.returncode}): {err}")
+            shown = remote if len(remote) < 200 else remote[:200] + "…"
+            raise TargetError(f"{self.opts.where}: `{shown}` failed ({proc.returncode}): {err}")
         return proc.stdout.decode("utf-8", "replace")
 
     def start_master(self) -> None:
@@ -155,6 +157,16 @@ class Ssh:
         subprocess.run([*self.argv("-O", "exit")], capture_output=True, timeout=10, check=False)
 
 
+def _host(table: Table) -> str:
+    host: str = table.string("host")
+    if host.startswith("-"):
+        raise table.error("host", f'refusing "{host}": ssh would read a leading "-" as an option')
+    if any(c.isspace() or not c.isprintable() for c in host):
+        shown = json.dumps(host, ensure_ascii=False)  # control characters escaped, not printed
+        raise table.error("host", f"expected a host name, address or ssh_config alias, got {shown}")
+    return host
+
+
 @register
 class SshTarget(WorkerTarget):
     kind = "ssh"
@@ -174,7 +186,7 @@ class SshTarget(WorkerTarget):
         if workdir.strip("/") in ("", ".", "~") or ".." in workdir.split("/"):
             raise table.error("workdir", f'refusing "{workdir}": benchy deletes it on clean')
         return SshOptions(
-            host=table.string("host"),
+            host=_host(table),
             user=table.string("user", None),
             port=table.number("port", None, integer=True, minimum=1),
             identity_file=table.string("identity_file", None),
@@ -205,13 +217,11 @@ class SshTarget(WorkerTarget):
         self.close_channel()
         self.ssh.exit_master()
         self.ssh.start_master()
-        # One short command establishes the shared connection and the private work directory.
+        # One short command establishes the shared connection and the private work directory,
+        # which benchy creates itself or finds marked as its own (benchy/targets/workdir.py).
         w = self.opts.workdir
-        script = (
-            f"mkdir -p {shlex.quote(w)}/files && chmod 700 {shlex.quote(w)} && "
-            f"touch {shlex.quote(w)}/{MARKER} && cd {shlex.quote(w)} && pwd"
-        )
-        self.workdir = self.ssh.run(["sh", "-c", script]).strip().splitlines()[-1]
+        answer = self.ssh.run(["sh", "-c", workdir.OPEN, "benchy-workdir", w])
+        self.workdir = workdir.opened(answer, w, self.opts.where)
         bundle = worker_file()
         worker = f"{self.workdir}/{bundle.name}"  # named by its sha256
         self._push({bundle: worker})
@@ -247,15 +257,8 @@ class SshTarget(WorkerTarget):
 
     def clean(self) -> str:
         w = self.opts.workdir
-        script = (
-            f"if [ -e {shlex.quote(w)}/{MARKER} ]; then rm -rf {shlex.quote(w)} && echo removed; "
-            f"elif [ -e {shlex.quote(w)} ]; then echo not-benchy; else echo absent; fi"
-        )
-        answer = self.ssh.run(["sh", "-c", script]).strip()
-        return {
-            "removed": f"removed {w} on {self.opts.where}",
-            "absent": f"nothing to clean: {w} does not exist on {self.opts.where}",
-        }.get(answer, f"left {w} on {self.opts.where} alone: it has no {MARKER} marker")
+        answer = self.ssh.run(["sh", "-c", workdir.CLEAN, "benchy-workdir", w])
+        return workdir.cleaned(answer, w, self.opts.where)
 
     def close(self) -> None:
         self.close_channel()
