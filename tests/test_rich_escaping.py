@@ -112,6 +112,6 @@ def test_live_progress_shows_names_literally(files: tuple[Path, Path]) -> None:
             progress.cell_finished(cell, row)
     assert isinstance(console.file, StringIO)
     out = ANSI.sub("", console.file.getvalue())
-    assert "error lo[/]cal/c[/]nn/fp32[q] · tflite/xnnpack · 1t: worker said [/] and [red]" in out
-    assert "c[/]nn/fp32[q] · tflite/xnnpack · 1t" in out  # the cell being measured
+    assert "error lo[/]cal/c[/]nn/fp32[q] tflite/xnnpack ×1: worker said [/] and [red]" in out
+    assert "c[/]nn/fp32[q] tflite/xnnpack ×1" in out  # the cell being measured
     assert "lo[/]cal" in out
