@@ -68,8 +68,9 @@ def base_row(cell: Cell) -> dict[str, Any]:
         **cell.labels(),
         "threads": cell.threads,
         "model_file": cell.model_file.name,
-        "status": "n/a" if not cell.applicable else "error",
-        "error": cell.reason,
+        # derive (issue 13): a variant that could not be made is an error, not "n/a"
+        "status": "n/a" if cell.reason is not None else "error",
+        "error": cell.failed or cell.reason,
     }
 
 

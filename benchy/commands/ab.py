@@ -17,6 +17,7 @@ from rich.console import Console
 
 from benchy import gate
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
+from benchy.commands.derive import derive_with_progress
 from benchy.commands.run import _targets, matrix, new_store
 from benchy.compare import compare_runs
 from benchy.config import load_suite
@@ -58,10 +59,17 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"target names repeat: {', '.join(names)}")
     measure = new_suite.quick if args.quick else new_suite.measure
     out = args.out or new_run_dir(args.results, f"{new_suite.name}-ab")
+    # derive (issue 13): each side's derived variants, made into its own folder
+    base = derive_with_progress(console, base_suite, out / "base" / "derived")
+    new = derive_with_progress(console, new_suite, out / "candidate" / "derived")
+    base_suite, new_suite = base.suite, new.suite
     sides = (("base", base_suite, args.base), ("candidate", new_suite, args.new))
     stores = {
         side: new_store(out / side, suite, path, measure, args.quick) for side, suite, path in sides
     }
+    for side, made in (("base", base), ("candidate", new)):
+        if made.variants:
+            stores[side].annotate(derived=made.provenance())
     base_plan = Plan(base_suite, measure, targets, matrix(base_suite, targets))
     new_plan = Plan(new_suite, measure, targets, matrix(new_suite, targets))
     partner = Runner(new_plan, stores["candidate"])

@@ -13,8 +13,10 @@ from rich.markup import escape
 
 from benchy import __version__, gate
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
+from benchy.commands.derive import derive_with_progress
 from benchy.compare import compare_runs
 from benchy.config import Measure, Suite, TargetConfig, load_suite, load_target
+from benchy.derive.variants import planned
 from benchy.errors import UsageError
 from benchy.matrix import Cell, expand
 from benchy.report.comparison import print_comparison
@@ -101,6 +103,7 @@ def new_store(out: Path, suite: Suite, suite_file: Path, measure: Measure, quick
         f"{m.name}/{v}": sha256_file(p)
         for m in suite.models.values()
         for v, p in m.variants.items()
+        if v not in m.derive_errors  # derive (issue 13): no file was made
     }
     datasets = {
         str(m.dataset.name): sha256_file(m.dataset) for m in suite.models.values() if m.dataset
@@ -144,14 +147,18 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if len(set(names)) != len(names):
         raise UsageError(f"target names repeat: {', '.join(names)}")
     by_name = {t.name: t for t in targets}
-    cells = matrix(suite, targets)
-    if args.dry_run:
-        _print_matrix(console, cells)
+    if args.dry_run:  # derive (issue 13): derived variants are listed, not made
+        _print_matrix(console, matrix(planned(suite), targets))
         return gate.EXIT_PASS
     measure = suite.quick if args.quick else suite.measure
     out = args.out or new_run_dir(args.results, suite.name)
     baseline = _baseline(args, suite, names, out)
+    derived = derive_with_progress(console, suite, out / "derived")  # derive (issue 13)
+    suite = derived.suite
+    cells = matrix(suite, targets)
     store = new_store(out, suite, args.suite, measure, args.quick)
+    if derived.variants:
+        store.annotate(derived=derived.provenance())  # derive (issue 13): provenance in run.json
     plan = Plan(suite, measure, targets, cells)
     log.info(
         "%d cells (%d not applicable) → %s", len(cells), sum(not c.applicable for c in cells), out

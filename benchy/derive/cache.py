@@ -62,7 +62,10 @@ class VariantCache:
         return path.read_text() if path.is_file() else None
 
     def put_error(self, key: str, suffix: str, reason: str) -> None:
-        self._write(self.path(key, suffix + ".error"), lambda tmp: tmp.write_text(reason))
+        def write(tmp: Path) -> None:
+            tmp.write_text(reason)
+
+        self._write(self.path(key, suffix + ".error"), write)
 
     def put(self, key: str, suffix: str, make: Callable[[Path], None]) -> Path:
         """`make(tmp)` writes the file; it is renamed into place only if make returns."""

@@ -117,7 +117,7 @@ def _reader(source: Path, samples: np.ndarray) -> Any:
                           f"input {name} takes {shape}")  # fmt: skip
     feeds = iter([{name: x.reshape(shape).astype(dtype)} for x in samples])
 
-    class Reader(CalibrationDataReader):  # type: ignore[misc]  (untyped base)
+    class Reader(CalibrationDataReader):  # type: ignore[misc]  # an untyped base class
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(feeds, None)
 
