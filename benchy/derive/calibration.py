@@ -50,11 +50,6 @@ def load(spec: CalibrationSpec, dataset: Path | None) -> CalibrationData:
         key = spec.key or ("x_calib" if "x_calib" in data.files else "x")
         samples = np.asarray(data[key][: spec.samples], dtype=np.float32)
     if len(samples) < spec.samples:
-        log.warning(
-            "%s: %s has %d samples; calibrating on those (%d asked)",
-            path.name,
-            key,
-            len(samples),
-            spec.samples,
-        )
+        log.info("calibrating on the %d samples of %s in %s (%d asked)",
+                 len(samples), key, path.name, spec.samples)  # fmt: skip
     return CalibrationData(path, key, spec.samples, samples, digest(samples))

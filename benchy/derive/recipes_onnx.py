@@ -185,7 +185,9 @@ class OnnxQuantizer(Quantizer):
         if method not in METHODS:
             return (
                 f'onnxruntime = {{ method = "..." }} names one of {", ".join(sorted(METHODS))}; '
-                f"got {method!r}"
+                f'got "{method}"'
+                if isinstance(method, str)
+                else f"got {method!r}"
             )
         return None
 

@@ -75,7 +75,11 @@ def _passed_through(qt: Any, recipe: Recipe) -> None:
     if isinstance(options, str):
         make = getattr(recipes, options, None)
         if not callable(make) or options.startswith("_"):
-            known = sorted(n for n in dir(recipes) if not n.startswith("_") and n.islower())
+            known = sorted(
+                n
+                for n in dir(recipes)
+                if n.islower() and not n.startswith("_") and callable(getattr(recipes, n))
+            )
             raise RecipeError(f'{TOOL}: no recipe "{options}" in ai_edge_quantizer.recipe; '
                               f"it has: {', '.join(known)}")  # fmt: skip
         options = make()

@@ -21,8 +21,13 @@ from benchy.tomltable import Table, choices_text
 NAMED = ("fp16", "dynamic_int8", "int8", "int4_weights")
 """Recipes by name; each quantizer maps them onto its own API."""
 
-ITEM_KEYS = ("name", "from", "recipe", "int8_io", *(q.advanced_key for q in QUANTIZERS.values()))
+TOOL_KEYS = tuple(sorted(q.advanced_key for q in QUANTIZERS.values()))
+ITEM_KEYS = ("name", "from", "recipe", "int8_io", *TOOL_KEYS)
 EXTRA = "pip install 'benchy[quantize]'"
+
+
+def _show(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
 
 
 @dataclass(frozen=True)
@@ -56,13 +61,13 @@ def _item(
             )  # fmt: skip
         return raw, None, Recipe(raw)
     if not isinstance(raw, dict):
-        raise t.error("derive", f"expected recipe names or tables, got {raw!r}")
+        raise t.error("derive", f"expected recipe names or tables, got {_show(raw)}")
     it = Table(raw, t.file, f"{t.path}.derive[{index}]")
     it.only(*ITEM_KEYS)
-    tools = [q.advanced_key for q in QUANTIZERS.values() if q.advanced_key in it]
+    tools = [key for key in TOOL_KEYS if key in it]
     given = (["recipe"] if "recipe" in it else []) + tools
     if len(given) != 1:
-        keys = ", ".join(["recipe", *(q.advanced_key for q in QUANTIZERS.values())])
+        keys = ", ".join(["recipe", *TOOL_KEYS])
         raise it.error(None, f"expected exactly one of {keys}; got {len(given)}")
     source = it.string("from", None, choices=tuple(variants))
     if "recipe" in it:
@@ -75,7 +80,9 @@ def _item(
         raise it.error("int8_io", f'applies to recipe "int8"; with {tools[0]} say it there')
     options = it.data[tools[0]]
     if not isinstance(options, str | list | dict) or not options:
-        raise it.error(tools[0], f"expected the quantizer's recipe or options, got {options!r}")
+        raise it.error(
+            tools[0], f"expected the quantizer's recipe or options, got {_show(options)}"
+        )
     if "name" not in it:
         raise it.error("name", "required with a pass-through recipe: the derived variant's name")
     return it.string("name"), source, Recipe(None, tool=tools[0], options=options)
@@ -114,7 +121,7 @@ def parse_derive(
         return ()
     raw = t.data["derive"]
     if not isinstance(raw, list) or not raw:
-        raise t.error("derive", f"expected a non-empty list of recipes, got {raw!r}")
+        raise t.error("derive", f"expected a non-empty list of recipes, got {_show(raw)}")
     specs: list[DeriveSpec] = []
     for index, entry in enumerate(raw):
         name, source, recipe = _item(t, index, entry, variants)
@@ -124,10 +131,13 @@ def parse_derive(
                 "derive", f'variant "{name}" needs a source: set reference = "VARIANT" for the '
                 'model, or from = "VARIANT" in its table'
             )  # fmt: skip
-        if name in variants or any(s.variant == name for s in specs):
+        if name in variants:
             raise t.error(
-                "derive", f'variant "{name}" is defined twice; give one another name = "..."'
-            )
+                "derive", f'variant "{name}" is a file variant already; give the derived one '
+                'another name = "..."'
+            )  # fmt: skip
+        if any(s.variant == name for s in specs):
+            raise t.error("derive", f'variant "{name}" is derived twice; give one a name = "..."')
         _check_source(t, name, source, variants[source], recipe)
         specs.append(DeriveSpec(name, source, recipe))
     return tuple(specs)
