@@ -170,3 +170,16 @@ def test_derived_full_int8_runs_on_the_emulated_mcu(  # type: ignore[no-untyped-
     # Within the example suite's budget of the fp32 model (which the MCU cannot hold).
     budget = load_suite(ROOT / "suites" / "wearable.toml").budgets["accuracy_drop_max"]
     assert row.accuracy >= accuracy(MODELS / "cnn_fp32.tflite") - budget
+
+
+def test_example_suite_derives_from_fp32_only() -> None:
+    suite = load_suite(ROOT / "suites" / "derived.toml")
+    for model in suite.models.values():
+        assert set(model.variants) == {"fp32", "onnx_fp32"}
+        assert {s.source for s in model.derive} == {"fp32", "onnx_fp32"}
+    assert [s.variant for s in suite.models["cnn"].derive][:4] == [
+        "fp16",
+        "dynamic_int8",
+        "int8",
+        "int4_weights",
+    ]
