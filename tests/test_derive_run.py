@@ -132,10 +132,7 @@ def test_dry_run_lists_derived_variants_without_deriving(  # type: ignore[no-unt
     assert calls.count == 0 and not own_cache.exists()
 
 
-MCU_SUITE = """
-[matrix]
-runtimes = ["tflm"]
-
+INT8_IO_MODEL = """
 [models.cnn]
 dataset = "@DATA@"
 reference = "fp32"
@@ -144,6 +141,7 @@ derive = [{ name = "mcu", recipe = "int8", int8_io = true }]
 [models.cnn.variants]
 fp32 = "@MODELS@/cnn_fp32.tflite"
 """
+MCU_SUITE = '[matrix]\nruntimes = ["tflm"]\n' + INT8_IO_MODEL
 
 
 def test_derived_full_int8_runs_on_the_emulated_mcu(  # type: ignore[no-untyped-def]
@@ -183,3 +181,24 @@ def test_example_suite_derives_from_fp32_only() -> None:
         "int8",
         "int4_weights",
     ]
+
+
+def test_derived_variant_is_pushed_to_a_board_like_any_model(  # type: ignore[no-untyped-def]
+    make_suite: Callable[..., Path], tmp_path: Path
+) -> None:
+    from .sshd import SshServer
+
+    suite = make_suite('[matrix]\nruntimes = ["tflite"]\n' + INT8_IO_MODEL)
+    server = SshServer.create(tmp_path / "sshd")
+    try:
+        board = tmp_path / "pi.toml"
+        board.write_text(server.target_toml())
+        assert run(suite, board, tmp_path / "out") == 0
+        pushed = [p.name for p in server.dir.rglob("*-cnn-mcu.tflite")]
+    finally:
+        server.kill()
+    cells = pd.read_parquet(tmp_path / "out" / "cells.parquet").set_index("variant")
+    mcu = cells.loc["mcu"]
+    assert (mcu.target, mcu.status, mcu.agreement >= 90) == ("pi", "ok", True)
+    digest = sha256_file(tmp_path / "out" / "derived" / "cnn-mcu.tflite")
+    assert pushed == [f"{digest}-cnn-mcu.tflite"]  # by content, into the board's workdir

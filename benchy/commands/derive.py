@@ -3,6 +3,9 @@
 For firmware: a full-int8 variant with integer inputs and outputs (`{ recipe = "int8",
 int8_io = true }`) is what TFLite Micro takes. Files come from the cache when it has them
 (`$XDG_CACHE_HOME/benchy/variants`); `DIR/derived.json` records each one's provenance.
+
+Exit codes: 0 every variant made, 2 configuration error (or a file in DIR that benchy did not
+make is in the way), 3 a recipe failed for a model (the others are made).
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ RECIPES_VERSION = 1
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # default=str: TOML dates in pass-through options become their ISO text
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def cache_key(parts: dict[str, Any]) -> str:

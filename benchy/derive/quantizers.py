@@ -119,6 +119,11 @@ def quiet(tool: str) -> Iterator[None]:
 QUANTIZERS: dict[str, Quantizer] = {}
 
 
+def for_file(path: Path) -> Quantizer | None:
+    """The quantizer for a model file, by its suffix (any case)."""
+    return QUANTIZERS.get(path.suffix.lower())
+
+
 def register(cls: type[Quantizer]) -> type[Quantizer]:
     QUANTIZERS[cls.suffix] = cls()
     return cls

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from benchy.derive.quantizers import QUANTIZERS, Recipe
+from benchy.derive.quantizers import QUANTIZERS, Quantizer, Recipe, for_file
 from benchy.tomltable import Table, choices_text
 
 NAMED = ("fp16", "dynamic_int8", "int8", "int4_weights")
@@ -89,7 +89,7 @@ def _item(
 
 
 def _check_source(t: Table, variant: str, source: str, path: Path, recipe: Recipe) -> None:
-    quantizer = QUANTIZERS.get(path.suffix)
+    quantizer = for_file(path)
     if quantizer is None:
         raise t.error(
             "derive", f'variant "{variant}": no quantizer for {path.suffix} files (from "{source}"'
@@ -143,6 +143,13 @@ def parse_derive(
     return tuple(specs)
 
 
+def quantizer_of(path: Path) -> Quantizer:
+    """The quantizer of a source file that parse_derive accepted."""
+    quantizer = for_file(path)
+    assert quantizer is not None, path  # parse_derive refuses other formats
+    return quantizer
+
+
 def _npz_arrays(t: Table, key: str, path: Path) -> list[str]:
     if not zipfile.is_zipfile(path):
         raise t.error(key, f"{path.name} is not an .npz archive")
@@ -167,7 +174,7 @@ def parse_calibration(
     needs = [
         s.variant
         for s in derive
-        if QUANTIZERS[variants[s.source].suffix].calibration(s.recipe) == "required"
+        if quantizer_of(variants[s.source]).calibration(s.recipe) == "required"
     ]
     ct = t.table("calibration")
     ct.only("samples", "source", "key")

@@ -24,8 +24,8 @@ from benchy import __version__
 from benchy.config import Model, Suite
 from benchy.derive.cache import VariantCache, cache_key
 from benchy.derive.calibration import CalibrationData, load
-from benchy.derive.quantizers import QUANTIZERS, RecipeError
-from benchy.derive.spec import DeriveSpec
+from benchy.derive.quantizers import RecipeError
+from benchy.derive.spec import DeriveSpec, quantizer_of
 from benchy.errors import UsageError
 from benchy.store import sha256_file, utc_now
 
@@ -166,7 +166,7 @@ class _Deriver:
 
     def derive(self, model: Model, spec: DeriveSpec) -> DerivedVariant:
         source = model.variants[spec.source]
-        quantizer = QUANTIZERS[source.suffix]
+        quantizer = quantizer_of(source)
         tools = quantizer.tools(spec.recipe)
         uses = quantizer.calibration(spec.recipe)
         calibration = self.calibration(model) if uses != "none" else None
@@ -232,6 +232,9 @@ def derive_variants(
     names = [file_name(m.name, s.variant, m.variants[s.source].suffix) for m, s in todo]
     ours = _ours(out_dir, names)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # Claim the names before writing them: an interrupted run leaves only files benchy may
+    # overwrite next time.
+    _write_manifest(out_dir, suite, sorted(ours | set(names)), {})
     deriver = _Deriver(cache or VariantCache(), out_dir)
     done = []
     for model, spec in todo:
@@ -242,12 +245,21 @@ def derive_variants(
     files = {(d.model, d.variant): d.file or d.source_file for d in done}
     errors = {(d.model, d.variant): d.error for d in done if d.error is not None}
     derived = Derived(_with_variants(suite, files, errors), tuple(done))
+    made = {d.file.name for d in done if d.file is not None}
+    _write_manifest(out_dir, suite, sorted(ours | made), derived.provenance())
+    return derived
+
+
+def _write_manifest(
+    out_dir: Path, suite: Suite, files: list[str], variants: dict[str, dict[str, Any]]
+) -> None:
     manifest = {
         "benchy_version": __version__,
         "suite_file": str(suite.path),
         "created": utc_now(),
-        "files": sorted(ours | {d.file.name for d in done if d.file is not None}),
-        "variants": derived.provenance(),
+        "files": files,
+        "variants": variants,
     }
-    (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    return derived
+    tmp = out_dir / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    os.replace(tmp, out_dir / MANIFEST)
