@@ -6,6 +6,7 @@ quantizer; a refused recipe fails alone, with the quantizer's reason."""
 
 from __future__ import annotations
 
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -317,7 +318,7 @@ def test_missing_extra_is_a_config_error(
 ) -> None:
     suite = make_suite('[models.cnn]\nreference = "fp32"\nderive = ["fp16"]\n'
                        '[models.cnn.variants]\nfp32 = "@MODELS@/cnn_fp32.tflite"\n')  # fmt: skip
-    monkeypatch.setitem(__import__("sys").modules, "ai_edge_quantizer", None)  # not installed
+    monkeypatch.setitem(sys.modules, "ai_edge_quantizer", None)  # as if not installed
     assert main(["run", str(suite), "--results", str(tmp_path / "r")]) == 2
     assert capsys.readouterr().err.strip() == (
         f'error: {suite}: [models.cnn].derive: variant "fp16" needs ai-edge-quantizer, which is '
@@ -327,22 +328,22 @@ def test_missing_extra_is_a_config_error(
 
 
 @pytest.fixture
-def quiet_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.chdir(tmp_path)
     yield tmp_path
 
 
 def test_derive_command_writes_files_and_refuses_others(
-    quiet_cwd: Path, capsys: pytest.CaptureFixture[str]
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    suite = quiet_cwd / "suite.toml"
+    suite = in_tmp / "suite.toml"
     suite.write_text(
         f'[models.cnn]\ndataset = "{DATA}"\nreference = "fp32"\n'
         'derive = ["dynamic_int8", { name = "mcu", recipe = "int8", int8_io = true }]\n'
         f'[models.cnn.variants]\nfp32 = "{MODELS / "cnn_fp32.tflite"}"\n'
     )
     assert main(["derive", str(suite)]) == 0
-    out = quiet_cwd / "derived" / "suite"
+    out = in_tmp / "derived" / "suite"
     assert sorted(p.name for p in out.iterdir()) == [
         "cnn-dynamic_int8.tflite",
         "cnn-mcu.tflite",
@@ -350,7 +351,7 @@ def test_derive_command_writes_files_and_refuses_others(
     ]
     assert tflite_io(out / "cnn-mcu.tflite") == (["INT8"], ["INT8"])
     assert main(["derive", str(suite)]) == 0  # its own files: overwritten
-    mine = quiet_cwd / "mine"
+    mine = in_tmp / "mine"
     mine.mkdir()
     (mine / "cnn-mcu.tflite").write_bytes(b"not benchy's")
     capsys.readouterr()
