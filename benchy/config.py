@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchy.datasets import dataset_problem
+from benchy.derive.spec import CalibrationSpec, DeriveSpec, parse_calibration, parse_derive
 from benchy.errors import ConfigError
 from benchy.power.config import EnergySettings
 from benchy.runtimes import RUNTIMES, Delegate
@@ -135,6 +136,12 @@ class Model:
     budgets: dict[str, float]
     target_budgets: dict[str, dict[str, float]]
     dataset_limit: int | None = None
+    # derive (issue 13): variants made from `variants` by a quantizer (benchy/derive/). After
+    # derive_variants() they are in `variants` too; those whose recipe failed are in
+    # `derive_errors` (variant → the quantizer's reason) and become error rows.
+    derive: tuple[DeriveSpec, ...] = ()
+    calibration: CalibrationSpec | None = None
+    derive_errors: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -271,6 +278,8 @@ def _model(name: str, t: Table, root: Path) -> Model:
         "input",
         "budgets",
         "target_budgets",
+        "derive",  # derive (issue 13)
+        "calibration",
     )
     vt = t.table("variants", required=True)
     if not vt.data:
@@ -281,6 +290,8 @@ def _model(name: str, t: Table, root: Path) -> Model:
     if dataset is not None:
         _check_dataset(t, dataset)
     metric = t.string("metric", "accuracy", choices=METRICS)
+    derive = parse_derive(t, variants, reference)  # derive (issue 13)
+    calibration = parse_calibration(t, root, dataset, derive, variants)
     return Model(
         name=name,
         variants=variants,
@@ -292,6 +303,8 @@ def _model(name: str, t: Table, root: Path) -> Model:
         budgets=_budgets(t.table("budgets")),
         target_budgets=_per_target_budgets(t, "target_budgets"),
         dataset_limit=t.number("dataset_limit", None, integer=True, minimum=1),
+        derive=derive,
+        calibration=calibration,
     )
 
 

@@ -21,10 +21,11 @@ class Cell:
     threads: int
     model_file: Path
     reason: str | None = None  # set when the cell cannot apply (it is listed, never run)
+    failed: str | None = None  # derive (issue 13): its variant could not be made; why
 
     @property
     def applicable(self) -> bool:
-        return self.reason is None
+        return self.reason is None and self.failed is None
 
     @property
     def key(self) -> CellKey:
@@ -48,6 +49,9 @@ def expand(suite: Suite, targets: list[str], rule: Rule | None = None) -> list[C
             variants = sorted(model.variants, key=lambda v: v != model.reference)
             for variant in variants:
                 path = model.variants[variant]
+                if variant in model.derive_errors:  # derive (issue 13): one error row
+                    cells.append(_underived(suite, target, model.name, variant, path))
+                    continue
                 for runtime in matrix.runtimes:
                     spec = RUNTIMES[runtime]
                     reason = None
@@ -69,6 +73,15 @@ def expand(suite: Suite, targets: list[str], rule: Rule | None = None) -> list[C
                             if _selected(suite, cell):
                                 cells.append(cell)
     return cells
+
+
+def _underived(suite: Suite, target: str, model: str, variant: str, path: Path) -> Cell:
+    """A derived variant whose recipe failed: one cell per target, under the runtime that would
+    have run it, carrying the quantizer's reason (recorded as an error, never run)."""
+    runtimes = suite.matrix.runtimes
+    runtime = next((r for r in runtimes if RUNTIMES[r].applies_to(path.name)), runtimes[0])
+    reason = suite.models[model].derive_errors[variant]
+    return Cell(target, model, variant, runtime, Delegate("-", {}), 0, path, failed=reason)
 
 
 def _selected(suite: Suite, cell: Cell) -> bool:

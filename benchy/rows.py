@@ -61,8 +61,9 @@ def base_row(cell: Cell) -> dict[str, Any]:
     return {
         **cell.key.columns(),
         "model_file": cell.model_file.name,
-        STATUS: "n/a" if not cell.applicable else "error",
-        "error": cell.reason,
+        # A derived variant that could not be made is an error, not "n/a".
+        STATUS: "n/a" if cell.reason is not None else "error",
+        "error": cell.failed or cell.reason,
     }
 
 

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from benchy import interrupts
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
+from benchy.commands.derive import derive_with_progress
 from benchy.commands.run import _targets, matrix, new_store
 from benchy.config import load_suite
 from benchy.errors import UsageError
@@ -60,10 +61,17 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"target names repeat: {', '.join(names)}")
     measure = new_suite.quick if args.quick else new_suite.measure
     out = args.out or new_run_dir(args.results, f"{new_suite.name}-ab")
+    # derive (issue 13): each side's derived variants, made into its own folder
+    made_base = derive_with_progress(console, base_suite, out / "base" / "derived")
+    made_new = derive_with_progress(console, new_suite, out / "candidate" / "derived")
+    base_suite, new_suite = made_base.suite, made_new.suite
     sides = (("base", base_suite, args.base), ("candidate", new_suite, args.new))
     stores = {
         side: new_store(out / side, suite, path, measure, args.quick) for side, suite, path in sides
     }
+    for side, made in (("base", made_base), ("candidate", made_new)):
+        if made.variants:
+            stores[side].annotate(derived=made.provenance())
     base = Side(Plan(base_suite, measure, tuple(targets), tuple(matrix(base_suite, targets))),
                 stores["base"])  # fmt: skip
     candidate = Side(Plan(new_suite, measure, tuple(targets), tuple(matrix(new_suite, targets))),

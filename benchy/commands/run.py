@@ -11,8 +11,10 @@ from rich.console import Console
 
 from benchy import exitcodes, interrupts
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
+from benchy.commands.derive import derive_with_progress
 from benchy.commands.preflight import check_run_arguments
 from benchy.config import Measure, Suite, TargetConfig, load_suite, load_target
+from benchy.derive.variants import planned
 from benchy.errors import UsageError
 from benchy.judge import outcome
 from benchy.judge.compare import compare_runs
@@ -126,14 +128,18 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         raise UsageError(f"target names repeat: {', '.join(names)}")
-    cells = matrix(suite, targets)
     measure = suite.quick if args.quick else suite.measure
     checked = check_run_arguments(args, suite, names, measure)  # a dry run too; creates nothing
-    if args.dry_run:
-        _print_matrix(console, cells)
+    if args.dry_run:  # derived variants are listed, not made
+        _print_matrix(console, matrix(planned(suite), targets))
         return exitcodes.PASS
     out, baseline = checked.out, checked.baseline
+    derived = derive_with_progress(console, suite, out / "derived")
+    suite = derived.suite
+    cells = matrix(suite, targets)
     store = new_store(out, suite, args.suite, measure, args.quick)
+    if derived.variants:
+        store.annotate(derived=derived.provenance())  # provenance in run.json
     side = Side(Plan(suite, measure, tuple(targets), tuple(cells)), store)
     log.info(
         "%d cells (%d not applicable) → %s", len(cells), sum(not c.applicable for c in cells), out

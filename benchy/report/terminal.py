@@ -34,6 +34,10 @@ ENERGY_COLUMNS = {
 }
 """Shown only when some cell has them (a power source, an [energy] duty cycle)."""
 
+OPTIONAL_COLUMNS = {"agreement": ("agree %", "{:.1f}"), **ENERGY_COLUMNS}
+"""Shown after "drop" when some cell has them: agreement with the reference's top-1 (derived
+variants, issue 13: the table is the quantization trade-off), then the energy columns."""
+
 STYLE = {
     "pass": "green",
     "fail": "red",
@@ -128,8 +132,8 @@ def cells_table(cells: pd.DataFrame, title: str) -> Table:
         metric_head,
         "drop",
     ]
-    energy = [c for c in ENERGY_COLUMNS if any(r.get(c) is not None for r in rows)]
-    columns += [ENERGY_COLUMNS[c][0] for c in energy]
+    optional = [c for c in OPTIONAL_COLUMNS if any(r.get(c) is not None for r in rows)]
+    columns += [OPTIONAL_COLUMNS[c][0] for c in optional]
     columns.append("verdict")
     for name in columns:
         numeric = name != "verdict" and name not in (
@@ -154,7 +158,7 @@ def cells_table(cells: pd.DataFrame, title: str) -> Table:
             _num(r.get("model_size_kb"), "{:.1f}"),
             _num(r.get("metric_value"), "{:.1f}"),
             _num(r.get("accuracy_drop"), "{:+.1f}"),
-            *(_num(r.get(c), ENERGY_COLUMNS[c][1]) for c in energy),
+            *(_num(r.get(c), OPTIONAL_COLUMNS[c][1]) for c in optional),
             styled(verdict, STYLE.get(verdict, "")),
         ]
         table.add_row(*values)

@@ -124,6 +124,7 @@ def run_manifest(suite: Suite, suite_file: Path, measure: Measure, quick: bool) 
         f"{m.name}/{v}": sha256_file(p)
         for m in suite.models.values()
         for v, p in m.variants.items()
+        if v not in m.derive_errors  # a derived variant whose recipe failed: no file was made
     }
     datasets = {
         str(m.dataset.name): sha256_file(m.dataset) for m in suite.models.values() if m.dataset

@@ -98,13 +98,18 @@ def _refuse_locked(path: Path, shown: str) -> None:
         raise UsageError(f"{shown} is being written by another benchy run") from None
 
 
+def _derived_here(entry: Path) -> bool:
+    """The folder of derived variants benchy makes in a run directory before the run starts."""
+    return entry.name == "derived" and (entry / "derived.json").is_file()
+
+
 def _refuse_used(path: Path, shown: str) -> None:
     if (path / "run.json").exists():
         raise UsageError(
             f"{shown} already holds a run; benchy never writes over one: choose a new folder "
             "(or leave out --out for a fresh one under --results)"
         )
-    left = [p.name for p in path.iterdir() if p.name != LOCK]
+    left = [p.name for p in path.iterdir() if p.name != LOCK and not _derived_here(p)]
     if left:
         raise UsageError(
             f"{shown} is not empty ({', '.join(sorted(left)[:3])}{', …' if len(left) > 3 else ''})"

@@ -30,7 +30,6 @@ from benchy.worker.bundle import worker_file
 log = logging.getLogger(__name__)
 
 
-
 class TargetUnreachable(TargetError):
     """The device did not answer within the connect timeout, or refused the connection."""
 
