@@ -157,6 +157,22 @@ class RowBuilder:
         self._labels: dict[Path, np.ndarray] = {}
         self._hashes: dict[Path, str] = {}
 
+    @property
+    def references(self) -> dict[tuple[str, str], tuple[np.ndarray, float | None]]:
+        """The reference variants' outputs and metric so far, per (target, model)."""
+        return {
+            k: (r.outputs, r.metric_value)
+            for k, r in self._references.items()
+            if r.outputs is not None
+        }
+
+    def references_from(
+        self, references: dict[tuple[str, str], tuple[np.ndarray, float | None]]
+    ) -> None:
+        """Take over references measured before an interrupt (`--resume`)."""
+        for key, (outputs, metric) in references.items():
+            self._references[key] = Reference(outputs, metric)
+
     # ------------------------------------------------------------ the three kinds of cell
 
     def not_run(

@@ -25,6 +25,7 @@ from benchy.judge.budgets import Check
 from benchy.matrix import Cell
 from benchy.power.config import PowerConfig
 from benchy.power.ppk2 import HOST_METERS, HostMeter
+from benchy.results.resume import Carried, Partial
 from benchy.results.schema import CellKey
 from benchy.results.store import ResultsUnwritable, RunStore
 from benchy.rows import CellRecord, RowBuilder
@@ -64,12 +65,23 @@ class Side:
 
     plan: Plan
     store: RunStore
+    carried: Carried | None = None
+    """What an interrupted run already had, when this one completes it (`--resume`)."""
     rows: RowBuilder = field(init=False)
     target_failed: bool = False
     checks: dict[CellKey, list[Check]] = field(default_factory=dict)
+    partial: dict[CellKey, Partial] = field(default_factory=dict)
+    """Unfinished cells' repetitions so far: saved on interrupt, for `--resume`."""
 
     def __post_init__(self) -> None:
         self.rows = RowBuilder(self.plan.suite, self.plan.targets)
+        if self.carried is not None:
+            self.partial = dict(self.carried.partial)
+            self.rows.references_from(self.carried.references)
+
+    def done(self, cell: Cell) -> bool:
+        """Recorded by the interrupted run this one completes."""
+        return self.carried is not None and cell.key in self.carried.done
 
     @property
     def records(self) -> list[dict[str, Any]]:
@@ -136,11 +148,15 @@ class Runner:
             target.close()
 
     def _jobs(self, target: str) -> list[Job]:
-        """This target's cells, each partner's matching cell right after the first side's."""
+        """This target's cells still to record, each partner's matching cell right after the
+        first side's."""
         first, *others = self.sides
-        partners = [{c.key: c for c in s.plan.cells if c.target == target} for s in others]
+        partners = [
+            {c.key: c for c in s.plan.cells if c.target == target and not s.done(c)}
+            for s in others
+        ]
         jobs: list[Job] = []
-        for cell in (c for c in first.plan.cells if c.target == target):
+        for cell in (c for c in first.plan.cells if c.target == target and not first.done(c)):
             jobs.append((first, cell))
             for side, cells in zip(others, partners, strict=True):
                 if cell.key in cells:
@@ -236,32 +252,35 @@ class Runner:
 
     def _rounds(self, target: _Target, jobs: list[Job]) -> None:
         reps = self.sides[0].plan.measure.repetitions
-        results: dict[Job, list[CellResult]] = {j: [] for j in jobs}
-        wall: dict[Job, float] = dict.fromkeys(jobs, 0.0)
         open_jobs = list(jobs)
         for rep in range(reps):
             for job in list(open_jobs):
                 side, cell = job
+                part = side.partial.setdefault(cell.key, Partial())
+                if len(part.results) > rep:
+                    continue  # measured before the interrupt this run resumes from
                 if self._stop.is_set():
                     return
                 self.events.cell_started(cell)
                 t0 = time.perf_counter()
                 result, lost = self._run_once(target, side, cell, rep)
-                wall[job] += time.perf_counter() - t0
                 if self._stop.is_set():
                     return  # the worker was killed under this cell: it did not finish
+                part.wall_s += time.perf_counter() - t0
                 if result.get("status") != "ok":
                     open_jobs.remove(job)
+                    side.partial.pop(cell.key, None)
                     self._record(side, cell, side.rows.failed(cell, result, target.emulated))
                 if lost is not None and not self._reconnect(target, open_jobs):
                     return
                 if result.get("status") != "ok":
                     continue
-                results[job].append(result)
-                if rep == reps - 1:
+                part.results.append(result)
+                if len(part.results) == reps:
                     open_jobs.remove(job)
-                    self._record(side, cell, self._assemble(side, cell, results.pop(job),
-                                                            wall[job], target))  # fmt: skip
+                    del side.partial[cell.key]
+                    self._record(side, cell, self._assemble(side, cell, part.results,
+                                                            part.wall_s, target))  # fmt: skip
 
     def _assemble(
         self, side: Side, cell: Cell, results: list[CellResult], wall: float, target: _Target

@@ -75,7 +75,11 @@ def check_run_arguments(
     args: argparse.Namespace, suite: Suite, names: list[str], measure: Measure
 ) -> Checked:
     """The checks a real run makes of its arguments, in the order it makes them."""
-    if args.out is not None:
+    if getattr(args, "resume", None) is not None:
+        if args.out is not None:
+            raise UsageError("--resume completes the run in its own folder: drop --out")
+        check_folder("--resume", args.resume)
+    elif args.out is not None:
         check_folder("--out", args.out)
         check_unused(args.out, "--out")
     else:
@@ -84,5 +88,5 @@ def check_run_arguments(
         path = getattr(args, flag)
         if path is not None:
             check_file(f"--{flag}", path)
-    out = args.out or new_run_dir(args.results, suite.name)
+    out = getattr(args, "resume", None) or args.out or new_run_dir(args.results, suite.name)
     return Checked(out, _baseline(args, suite, names, out, measure))

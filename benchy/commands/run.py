@@ -22,7 +22,8 @@ from benchy.matrix import Cell, expand
 from benchy.report.comparison import print_comparison
 from benchy.report.markup import plain
 from benchy.report.terminal import LiveProgress, print_report
-from benchy.results.manifest import run_manifest
+from benchy.results import resume
+from benchy.results.manifest import read_manifest, run_manifest
 from benchy.results.read import StoredRun, records
 from benchy.results.store import ResultsUnwritable, RunStore, cells_frame
 from benchy.runner import Plan, Runner, Side
@@ -57,6 +58,13 @@ def add_parser(sub: Any) -> None:
         metavar="PATH|latest",
         help="compare with a stored run: its directory, a folder holding runs of this suite "
         "(the newest is taken), or `latest` (the newest under --results)",
+    )
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="complete this interrupted run: its finished cells and repetitions are kept, the "
+        "rest measured with the same settings (refused if the suite, models or settings changed)",
     )
     run.set_defaults(func=cmd_run)
 
@@ -98,6 +106,33 @@ def new_store(out: Path, suite: Suite, suite_file: Path, measure: Measure, quick
     return RunStore(out, run_manifest(suite, suite_file, measure, quick))
 
 
+def _resumed_quick(args: argparse.Namespace) -> bool:
+    """A resumed run keeps the settings it was started with (--quick or not)."""
+    if args.out is not None:
+        raise UsageError("--resume completes the run in its own folder: drop --out")
+    stored = read_manifest(args.resume)
+    quick = bool(stored.get("quick"))
+    if args.quick and not quick:
+        raise UsageError(f"--resume: {args.resume} was measured without --quick; drop --quick")
+    return quick
+
+
+def _reopen(
+    args: argparse.Namespace, suite: Suite, measure: Measure, names: list[str]
+) -> tuple[RunStore, resume.Carried]:
+    """The interrupted run, reopened for completion, and what it already has."""
+    stored = read_manifest(args.resume)
+    problem = resume.resumable_problem(stored, run_manifest(suite, args.suite, measure, args.quick))
+    if problem is None:
+        measured_on = set(stored.get("targets") or {})
+        if not measured_on <= set(names):
+            problem = f"it was measured on {', '.join(sorted(measured_on))}, not {', '.join(names)}"
+    if problem is not None:
+        raise UsageError(f"--resume: {args.resume}: {problem}")
+    store = RunStore.reopen(args.resume)
+    return store, resume.load(args.resume, store.rows)
+
+
 def _finish(
     store: RunStore, side: Side, runner: Runner, inconclusive: str, names: list[str]
 ) -> int:
@@ -128,6 +163,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         raise UsageError(f"target names repeat: {', '.join(names)}")
+    if args.resume is not None:
+        args.quick = _resumed_quick(args)
     measure = suite.quick if args.quick else suite.measure
     checked = check_run_arguments(args, suite, names, measure)  # a dry run too; creates nothing
     if args.dry_run:  # derived variants are listed, not made
@@ -137,24 +174,30 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     derived = derive_with_progress(console, suite, out / "derived")
     suite = derived.suite
     cells = matrix(suite, targets)
-    store = new_store(out, suite, args.suite, measure, args.quick)
+    if args.resume is not None:
+        store, carried = _reopen(args, suite, measure, names)
+    else:
+        store, carried = new_store(out, suite, args.suite, measure, args.quick), None
     if derived.variants:
         store.annotate(derived=derived.provenance())  # provenance in run.json
-    side = Side(Plan(suite, measure, tuple(targets), tuple(cells)), store)
+    side = Side(Plan(suite, measure, tuple(targets), tuple(cells)), store, carried)
+    todo = [c for c in cells if not side.done(c)]
     log.info(
-        "%d cells (%d not applicable) → %s", len(cells), sum(not c.applicable for c in cells), out
+        "%d cells (%d not applicable) → %s", len(todo), sum(not c.applicable for c in todo), out
     )
     runner = Runner([side])
     try:
-        with LiveProgress(console, cells) as progress:
+        with LiveProgress(console, todo) as progress:
             runner.events = progress
             runner.run()
     except KeyboardInterrupt as stop:
         code = interrupts.exit_code(stop)
+        resume.save(out, side.partial, side.rows.references)
         store.finish(status="interrupted", exit_code=code)
         kept = f"{len(store.rows)} finished cells kept in {plain(out)}"
-        console.print(f"[yellow]interrupted[/]: {kept}")
+        console.print(f"[yellow]interrupted[/]: {kept} (`--resume {plain(out)}` completes it)")
         return code
+    resume.discard(out)
     rows = store.rows
     inconclusive = args.inconclusive or suite.gate.inconclusive
     code = _finish(store, side, runner, inconclusive, names)

@@ -80,6 +80,27 @@ def claim(path: Path, option: str = "--out") -> RunDirLock:
     return RunDirLock(path, handle)
 
 
+def claim_existing(path: Path, option: str) -> RunDirLock:
+    """Lock a run directory that already holds a run (to complete it)."""
+    shown = f"{option}: {path}"
+    if not (path / "run.json").is_file():
+        raise UsageError(f"{shown}: not a benchy run (no run.json)")
+    try:
+        handle = open(path / LOCK, "a+")  # noqa: SIM115 (held for the whole run)
+    except OSError as exc:
+        raise UsageError(f"{shown}: cannot write results there: {_why_not_writable(exc)}") from None
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise UsageError(f"{shown} is being written by another benchy run") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return RunDirLock(path, handle)
+
+
 def check_unused(path: Path, option: str = "--out") -> None:
     """What `claim` refuses of an existing folder, checked without creating anything."""
     if path.is_dir():

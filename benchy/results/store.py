@@ -17,8 +17,9 @@ import pandas as pd
 
 from benchy import exitcodes
 from benchy.errors import BenchyError
-from benchy.results.manifest import utc_now
-from benchy.results.rundir import claim
+from benchy.results.manifest import read_manifest, utc_now
+from benchy.results.read import records
+from benchy.results.rundir import claim, claim_existing
 from benchy.results.schema import (
     COLUMN_TYPES,
     COLUMNS,
@@ -75,6 +76,28 @@ class RunStore:
         self._lock = threading.RLock()  # targets run in threads and finish cells concurrently
         self.manifest = {"schema_version": SCHEMA_VERSION, "status": "running", **manifest}
         self._write_manifest()
+
+    @classmethod
+    def reopen(cls, directory: Path) -> RunStore:
+        """An interrupted run's store, to complete it (`--resume`): locked again, its finished
+        cells read back, its merged long tables turned back into the first parts."""
+        store = cls.__new__(cls)
+        store.dir = directory
+        store.claim = claim_existing(directory, "--resume")
+        store._lock = threading.RLock()
+        store.manifest = read_manifest(directory)
+        cells = directory / "cells.parquet"
+        store.rows = records(pd.read_parquet(cells)) if cells.is_file() else []
+        for name in LONG_TABLES:
+            merged = directory / f"{name}.parquet"
+            if merged.is_file():
+                parts = directory / f"{name}.parts"
+                parts.mkdir(exist_ok=True)
+                os.replace(merged, parts / "00000-earlier.parquet")  # sorts before 00001
+        store.manifest["status"] = "running"
+        store.manifest.setdefault("resumed", []).append(utc_now())
+        store._write_manifest()
+        return store
 
     def _write_manifest(self) -> None:
         text = json.dumps(self.manifest, indent=2, default=str) + "\n"

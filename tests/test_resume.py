@@ -1,0 +1,136 @@
+"""`benchy run SUITE --resume RUN_DIR`: a real run interrupted (SIGINT, SIGKILL) and completed,
+keeping every cell and repetition already measured; refused when anything that measured it
+changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchy.cli import main
+
+from .conftest import CNN_MODELS, ROOT
+
+SUITE = '[matrix]\nruntimes = ["tflite"]\n[matrix.tflite]\ndelegates = ["xnnpack", "none"]\n'
+SUITE += CNN_MODELS
+MEASURE = "[measure]\nmin_runs = 5\nmin_seconds = 0.5\nmax_seconds = 0.5\nrepetitions = 3\n"
+
+
+def interrupted_run(suite: Path, target: Path, out: Path, sig: signal.Signals) -> None:
+    """Start a real run and stop it once some cells are done and others are under way."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "benchy", "run", str(suite), "--target", str(target),
+         "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    # Repetitions are interleaved: round 2 starts after round 1 of every cell; stop in round 3.
+    while time.monotonic() < deadline:
+        journal = out / "cells.jsonl"
+        if journal.exists() and '"status": "ok"' in journal.read_text():
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        raise AssertionError("no cell finished")
+    os.kill(proc.pid, sig)
+    proc.communicate(timeout=60)
+
+
+def test_a_run_interrupted_by_ctrl_c_is_completed_keeping_what_it_had(  # type: ignore[no-untyped-def]
+    make_suite, local_target: Path, tmp_path: Path
+) -> None:
+    suite, out = make_suite(SUITE, measure=MEASURE), tmp_path / "out"
+    interrupted_run(suite, local_target, out, signal.SIGINT)
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["status"] == "interrupted"
+    before = pd.read_parquet(out / "cells.parquet")
+    finished = before[before.status == "ok"]
+    partial = sorted((out / "partial").glob("*.npz"))
+    assert len(finished) >= 1
+    assert [p for p in partial if p.name != "references.npz"], "no cell was under way"
+    earlier = {}
+    for path in partial:
+        if path.name == "references.npz":
+            continue
+        with np.load(path) as data:
+            key = json.loads(str(data["key"]))
+            earlier[key["variant"], key["delegate"]] = np.asarray(data["samples"])
+
+    assert main(["run", str(suite), "--target", str(local_target), "--resume", str(out)]) == 0
+
+    manifest = json.loads((out / "run.json").read_text())
+    assert manifest["status"] == "finished" and len(manifest["resumed"]) == 1
+    cells = pd.read_parquet(out / "cells.parquet")
+    ran = cells[cells.status == "ok"]
+    assert len(ran) == 4 and (ran.repetitions == 3).all()
+    samples = pd.read_parquet(out / "samples.parquet")
+    assert int(ran.n_samples.sum()) == len(samples)
+    # Cells finished before the interrupt are the same rows, figures untouched.
+    kept = ran.set_index(["variant", "delegate"]).loc[
+        [(r.variant, r.delegate) for r in finished.itertuples()]
+    ]
+    assert list(kept.latency_p50_ms) == list(finished.latency_p50_ms)
+    # Repetitions measured before the interrupt are the first ones of their cell.
+    for (variant, delegate), old in earlier.items():
+        mine = samples[(samples.variant == variant) & (samples.delegate == delegate)]
+        assert np.array_equal(mine.latency_ns.to_numpy()[: len(old)], old)
+    assert not (out / "partial").exists() and not (out / "run.lock").exists()
+
+
+def test_a_run_killed_hard_keeps_its_finished_cells(  # type: ignore[no-untyped-def]
+    make_suite, local_target: Path, tmp_path: Path
+) -> None:
+    suite, out = make_suite(SUITE, measure=MEASURE), tmp_path / "out"
+    interrupted_run(suite, local_target, out, signal.SIGKILL)
+    assert json.loads((out / "run.json").read_text())["status"] == "running"
+    journal = [json.loads(line) for line in (out / "cells.jsonl").read_text().splitlines()]
+    done = {(r["variant"], r["delegate"]) for r in journal if r["status"] == "ok"}
+    assert main(["run", str(suite), "--target", str(local_target), "--resume", str(out)]) == 0
+    cells = pd.read_parquet(out / "cells.parquet")
+    assert len(cells[cells.status == "ok"]) == 4
+    assert len(cells) == len(cells.drop_duplicates(["variant", "runtime", "delegate"]))
+    assert done  # the cells finished before the kill are among them, measured once
+    samples = pd.read_parquet(out / "samples.parquet")
+    assert int(cells[cells.status == "ok"].n_samples.sum()) == len(samples)
+
+
+def test_resume_refuses_what_would_mix_two_runs(  # type: ignore[no-untyped-def]
+    make_suite, local_target: Path, tmp_path: Path, capsys
+) -> None:
+    suite, out = make_suite(SUITE, measure=MEASURE), tmp_path / "out"
+    finished = tmp_path / "done"
+    assert main(["run", str(suite), "--target", str(local_target), "--out", str(finished)]) == 0
+    capsys.readouterr()
+    assert main(["run", str(suite), "--target", str(local_target), "--resume", str(finished)]) == 2
+    assert "the run is finished, not interrupted" in capsys.readouterr().err
+
+    interrupted_run(suite, local_target, out, signal.SIGINT)
+    changed = make_suite(SUITE + "\n[budgets]\nlatency_p90_ms = 5\n", name="changed.toml",
+                         measure=MEASURE)  # fmt: skip
+    assert main(["run", str(changed), "--target", str(local_target), "--resume", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "suite_sha256 changed since the run started" in err
+    assert main(["run", str(suite), "--target", str(local_target), "--resume", str(out),
+                 "--quick"]) == 2  # fmt: skip
+    assert "was measured without --quick" in capsys.readouterr().err
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"  # untouched
+
+
+@pytest.mark.parametrize("flag", ["--out"])
+def test_resume_keeps_the_run_in_its_own_folder(  # type: ignore[no-untyped-def]
+    make_suite, local_target: Path, tmp_path: Path, capsys, flag: str
+) -> None:
+    suite = make_suite(SUITE, measure=MEASURE)
+    code = main(["run", str(suite), "--target", str(local_target), "--resume",
+                 str(tmp_path), flag, str(tmp_path / "elsewhere")])  # fmt: skip
+    assert code == 2
+    assert "--resume completes the run in its own folder: drop --out" in capsys.readouterr().err
