@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from benchy.errors import UsageError
 from benchy.store import IDENTITY, SCHEMA_VERSION, read_cells
@@ -101,7 +102,7 @@ class StoredRun:
         path = self.dir / "samples.parquet"
         if not path.is_file():
             return {}
-        s = pd.read_parquet(path, columns=[*IDENTITY, "repetition", "latency_ns"])
+        s = read_samples(path)
         out = {}
         for key, group in s.groupby(IDENTITY, sort=False, observed=True):
             out[cell_key(key)] = (
@@ -118,18 +119,28 @@ def _missing(value: Any) -> bool:
         return False
 
 
+def read_samples(path: Path) -> pd.DataFrame:
+    """The identity, repetition and latency_ns columns of samples.parquet. The identity strings
+    are read as categoricals (Parquet stores them dictionary-encoded): a million-sample file
+    reads and groups in a third of the time it takes as Python strings."""
+    columns = [*IDENTITY, "repetition", "latency_ns"]
+    strings = [k for k in IDENTITY if k != "threads"]
+    return pq.read_table(path, columns=columns, read_dictionary=strings).to_pandas()
+
+
 def per_repetition(samples_path: Path) -> pd.DataFrame:
     columns = [*IDENTITY, "repetition", "n", *QUANTILES]
     if not samples_path.is_file():
         return pd.DataFrame(columns=columns)
-    s = pd.read_parquet(samples_path, columns=[*IDENTITY, "repetition", "latency_ns"])
+    s = read_samples(samples_path)
     if s.empty:
         return pd.DataFrame(columns=columns)
     grouped = s.groupby([*IDENTITY, "repetition"], sort=False, observed=True)["latency_ns"]
     q = grouped.quantile(np.asarray(list(QUANTILES.values()))).unstack() / 1e6
     q.columns = list(QUANTILES)
     q["n"] = grouped.size()
-    return q.reset_index()[columns]
+    out = q.reset_index()[columns]
+    return out.astype({k: str for k in IDENTITY if k != "threads"})  # as before: not categorical
 
 
 def finished_runs(folder: Path) -> list[Path]:
