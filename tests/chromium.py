@@ -114,8 +114,13 @@ class Tab:
         if full_page:
             params["captureBeyondViewport"] = True
             size = self.call("Page.getLayoutMetrics")["cssContentSize"]
-            params["clip"] = {"x": 0, "y": 0, "width": size["width"], "height": size["height"],
-                              "scale": 1}  # fmt: skip
+            params["clip"] = {
+                "x": 0,
+                "y": 0,
+                "width": size["width"],
+                "height": size["height"],
+                "scale": 1,
+            }
         return base64.b64decode(self.call("Page.captureScreenshot", **params)["data"])
 
     def problems(self) -> list[str]:
@@ -127,17 +132,24 @@ class Tab:
                 "warning",
                 "assert",
             ):
-                out.append(" ".join(str(a.get("value", a.get("description"))) for a in
-                                    e.params["args"]))  # fmt: skip
+                out.append(
+                    " ".join(str(a.get("value", a.get("description"))) for a in e.params["args"])
+                )
             elif e.method == "Runtime.exceptionThrown":
                 out.append(json.dumps(e.params["exceptionDetails"])[:500])
-            elif e.method == "Log.entryAdded" and e.params["entry"]["level"] in ("error", "warning"):
+            elif e.method == "Log.entryAdded" and e.params["entry"]["level"] in (
+                "error",
+                "warning",
+            ):
                 out.append(e.params["entry"]["text"])
         return out
 
     def requests(self) -> list[str]:
-        return [e.params["request"]["url"] for e in self.events
-                if e.method == "Network.requestWillBeSent"]  # fmt: skip
+        return [
+            e.params["request"]["url"]
+            for e in self.events
+            if e.method == "Network.requestWillBeSent"
+        ]
 
 
 class Chromium:

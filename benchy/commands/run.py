@@ -13,11 +13,13 @@ from rich.markup import escape
 
 from benchy import __version__, gate
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
+from benchy.commands.report import write_report_logged
 from benchy.compare import compare_runs
 from benchy.config import Measure, Suite, TargetConfig, load_suite, load_target
 from benchy.errors import UsageError
 from benchy.matrix import Cell, expand
 from benchy.report.comparison import print_comparison
+from benchy.report.html import manifest_fields
 from benchy.report.terminal import LiveProgress, print_report, records
 from benchy.runner import Plan, Runner
 from benchy.runs import StoredRun, resolve_baseline
@@ -53,6 +55,11 @@ def add_parser(sub: Any) -> None:
         metavar="PATH|latest",
         help="compare with a stored run: its directory, a folder holding runs of this suite "
         "(the newest is taken), or `latest` (the newest under --results)",
+    )
+    run.add_argument(  # issue 14: HTML report
+        "--no-report",
+        action="store_true",
+        help="do not write report.html and report.png into the run directory",
     )
     run.set_defaults(func=cmd_run)
 
@@ -152,6 +159,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     out = args.out or new_run_dir(args.results, suite.name)
     baseline = _baseline(args, suite, names, out)
     store = new_store(out, suite, args.suite, measure, args.quick)
+    store.annotate(**manifest_fields(suite, targets))  # issue 14: budgets, rank_by for reports
     plan = Plan(suite, measure, targets, cells)
     log.info(
         "%d cells (%d not applicable) → %s", len(cells), sum(not c.applicable for c in cells), out
@@ -198,6 +206,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             verdict=verdict,
             note=note,
         )
+    if not args.no_report:  # issue 14: after the verdict is stored; never changes `code`
+        write_report_logged(out, comparison)
     console.print(f"results: {out}  verdict: [bold]{verdict}[/] (exit {code})")
     return code
 

@@ -248,12 +248,16 @@ def front(group: Group, axis: Axis, records: list[dict[str, Any]]) -> list[dict[
     if not usable:
         return []
     mask = pareto_front(
-        [r[field] for r in usable], [r["y"] for r in usable], axis.higher_is_better,
+        [r[field] for r in usable],
+        [r["y"] for r in usable],
+        axis.higher_is_better,
         group.metric_higher,
-    )  # fmt: skip
+    )
     chosen = [r for r, on in zip(usable, mask, strict=True) if on]
     chosen.sort(key=lambda r: float(r[field]), reverse=axis.higher_is_better)
-    return [{"x": r[field], "y": r["y"], "cell": r["cell"], "order": i} for i, r in enumerate(chosen)]
+    return [
+        {"x": r[field], "y": r["y"], "cell": r["cell"], "order": i} for i, r in enumerate(chosen)
+    ]
 
 
 def log_ticks(values: Iterable[float]) -> list[float]:
@@ -278,7 +282,8 @@ def _x_encoding(axis: Axis, ticks: list[float]) -> dict[str, Any]:
         "field": "x",
         "type": "quantitative",
         "title": label,
-        "scale": {"type": "log", "nice": False, "domain": [ticks[0], ticks[-1]]} if ticks
+        "scale": {"type": "log", "nice": False, "domain": [ticks[0], ticks[-1]]}
+        if ticks
         else {"type": "log"},
         "axis": {"values": ticks, "labelFlush": True},
     }
@@ -396,13 +401,20 @@ def chart(
 
 
 def _x_budget_layers(name: str, x: dict[str, Any], floor: bool) -> list[dict[str, Any]]:
-    side = {"x": {"value": 0}, "x2": {**x, "title": None}} if floor else {
-        "x": x,
-        "x2": {"value": "width"},
-    }  # fmt: skip
+    side = (
+        {"x": {"value": 0}, "x2": {**x, "title": None}}
+        if floor
+        else {
+            "x": x,
+            "x2": {"value": "width"},
+        }
+    )
     return [
-        {"data": {"name": name}, "mark": {"type": "rect", "color": BUDGET_COLOUR,
-         "opacity": SHADE}, "encoding": side},  # fmt: skip
+        {
+            "data": {"name": name},
+            "mark": {"type": "rect", "color": BUDGET_COLOUR, "opacity": SHADE},
+            "encoding": side,
+        },
         {
             "data": {"name": name},
             "mark": {"type": "rule", "color": BUDGET_COLOUR, "strokeDash": [6, 3]},
@@ -410,8 +422,15 @@ def _x_budget_layers(name: str, x: dict[str, Any], floor: bool) -> list[dict[str
         },
         {
             "data": {"name": name},
-            "mark": {"type": "text", "color": BUDGET_COLOUR, "align": "right", "angle": 270,
-                     "baseline": "bottom", "dx": -4, "dy": -3},  # fmt: skip
+            "mark": {
+                "type": "text",
+                "color": BUDGET_COLOUR,
+                "align": "right",
+                "angle": 270,
+                "baseline": "bottom",
+                "dx": -4,
+                "dy": -3,
+            },
             "encoding": {"x": x, "y": {"value": 0}, "text": {"field": "label"}},
         },
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, SupportsFloat, TypeGuard
 
 LATENCY_UNITS = ((1e-3, 1e6, "ns"), (1.0, 1e3, "µs"), (1e3, 1.0, "ms"))  # (below ms, ×, unit)
 
@@ -31,7 +31,8 @@ def number_text(value: Any, unit: str = "", digits: int = 3) -> str:
     return f"{text} {unit}".rstrip()
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[SupportsFloat]:
+    """A finite real number (numpy's too); not a bool, None or NaN."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
     return math.isfinite(float(value))

@@ -64,8 +64,13 @@ def forest_chart(
     metric: str, points: bool, data: list[dict[str, Any]], confidence: float, cid: str
 ) -> dict[str, Any]:
     unit = "points" if points else "%"
-    y = {"field": "row", "type": "nominal", "sort": None, "title": None,
-         "axis": {"labelLimit": 280}}  # fmt: skip
+    y = {
+        "field": "row",
+        "type": "nominal",
+        "sort": None,
+        "title": None,
+        "axis": {"labelLimit": 280},
+    }
     x_title = f"shift of {LABELS.get(metric, metric)} ({unit}), {confidence:.0%} CI"
     x = {"field": "shift", "type": "quantitative", "title": x_title}
     colour = {
@@ -88,15 +93,26 @@ def forest_chart(
         "datasets": {cid: data},
         "data": {"name": cid},
         "layer": [
-            {"mark": {"type": "rect", "color": "#eeeeee"},
-             "encoding": {"y": y, "x": {**x, "field": "dlo"}, "x2": {"field": "dhi"}}},
+            {
+                "mark": {"type": "rect", "color": "#eeeeee"},
+                "encoding": {"y": y, "x": {**x, "field": "dlo"}, "x2": {"field": "dhi"}},
+            },
             {"mark": {"type": "rule", "color": "#9e9e9e"}, "encoding": {"x": {"datum": 0}}},
-            {"mark": {"type": "rule", "strokeWidth": 2},
-             "encoding": {"y": y, "x": {**x, "field": "low"}, "x2": {"field": "high"},
-                          "color": colour}},
-            {"name": "shifts", "mark": {"type": "point", "filled": True, "size": 50},
-             "encoding": {"y": y, "x": x, "color": colour, "tooltip": tooltip}},
-        ],  # fmt: skip
+            {
+                "mark": {"type": "rule", "strokeWidth": 2},
+                "encoding": {
+                    "y": y,
+                    "x": {**x, "field": "low"},
+                    "x2": {"field": "high"},
+                    "color": colour,
+                },
+            },
+            {
+                "name": "shifts",
+                "mark": {"type": "point", "filled": True, "size": 50},
+                "encoding": {"y": y, "x": x, "color": colour, "tooltip": tooltip},
+            },
+        ],
     }
 
 
@@ -114,9 +130,7 @@ def comparison_section(page: Page, comparison: Comparison) -> str:
         "accuracy in points.</p>",
     ]
     if comparison.drift_text():
-        out.append(
-            f"<p>Run-wide drift taken out of every cell: {esc(comparison.drift_text())}</p>"
-        )
+        out.append(f"<p>Run-wide drift taken out of every cell: {esc(comparison.drift_text())}</p>")
     many = len({r.cell["target"] for r in comparison.results}) > 1
     shown = [r for r in comparison.results if drawable(r)]
     charts = []
@@ -135,11 +149,17 @@ def comparison_section(page: Page, comparison: Comparison) -> str:
             table(
                 ("cell", "metric", "verdict", "base → new", "shift", "δ", "why"),
                 (
-                    (r.title, LABELS.get(r.metric, r.metric), r.verdict,
-                     f"{value_text(r, r.base)} → {value_text(r, r.new)}", shift_text(r),
-                     delta_text(r), "; ".join(filter(None, [r.note, *r.context])))
+                    (
+                        r.title,
+                        LABELS.get(r.metric, r.metric),
+                        r.verdict,
+                        f"{value_text(r, r.base)} → {value_text(r, r.new)}",
+                        shift_text(r),
+                        delta_text(r),
+                        "; ".join(filter(None, [r.note, *r.context])),
+                    )
                     for r in rest
-                ),  # fmt: skip
+                ),
             )
         )
     out.append(differences_html([d.text() for d in comparison.differences]))

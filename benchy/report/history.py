@@ -55,7 +55,7 @@ class History:
         return cls(entries, target)
 
 
-def _comparison_text(manifest: dict[str, Any]) -> str:
+def comparison_text(manifest: dict[str, Any]) -> str:
     comparison = manifest.get("comparison")
     if not comparison:
         return "–"
@@ -89,7 +89,7 @@ def runs_table(history: History) -> Table:
             str((m.get("measure") or {}).get("repetitions", "–")),
             f"{ok}/{ran}",
             f"[{style}]{verdict}[/] ({code})",
-            _comparison_text(m),
+            comparison_text(m),
         )
     return table
 

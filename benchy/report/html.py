@@ -50,8 +50,7 @@ def manifest_fields(suite: Suite, targets: list[TargetConfig]) -> dict[str, Any]
     """What the report needs from the suite, stored in run.json by `benchy run`: the budgets
     in force per target and model, and how the best passing cell is ranked."""
     budgets = {
-        t.name: {m: suite.budgets_for(m, t.name, t.budgets) for m in suite.models}
-        for t in targets
+        t.name: {m: suite.budgets_for(m, t.name, t.budgets) for m in suite.models} for t in targets
     }
     return {"budgets": budgets, "rank_by": suite.rank_by}
 
@@ -256,4 +255,3 @@ def decision_picture(views: list[TargetView], run: StoredRun) -> dict[str, Any]:
         "resolve": INDEPENDENT,
         "config": {"background": "white"},
     }
-

@@ -94,7 +94,9 @@ def script_json(data: Any) -> str:
     return text.replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
-def table(head: Iterable[str], rows: Iterable[Iterable[Any]], numeric: set[int] = set()) -> str:
+def table(
+    head: Iterable[str], rows: Iterable[Iterable[Any]], numeric: frozenset[int] = frozenset()
+) -> str:
     """An HTML table; cells are escaped, columns in `numeric` right-aligned."""
     out = ['<div class="scroll"><table><thead><tr>']
     out += [f"<th>{esc(h)}</th>" for h in head]
@@ -146,7 +148,7 @@ class Page:
             for k, v in self.specs.items()
         )
         return (
-            "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"{GENERATOR}\n"
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'

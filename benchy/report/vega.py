@@ -48,7 +48,8 @@ def _bundle_path() -> Path:
 
 
 def _build_and_cache(path: Path) -> str:
-    script = str(vlc.javascript_bundle(vl_version=vegalite_version()))
+    # snippet None: the default one, which sets window.vegaEmbed (the stub wants a str)
+    script = str(vlc.javascript_bundle(None, vl_version=vegalite_version()))  # type: ignore[arg-type]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
