@@ -93,12 +93,8 @@ class Group:
         return self.metric in HIGHER_IS_BETTER_METRICS
 
     def axes(self) -> list[Axis]:
-        """The axes some cell of the group has a figure for (latency always)."""
-        return [
-            a
-            for a in AXES
-            if a is LATENCY or (a.column in self.cells and self.cells[a.column].notna().any())
-        ]
+        """The axes some cell of the group has a (positive: the axes are log) figure for."""
+        return [a for a in AXES if a.column in self.cells and (self.cells[a.column] > 0).any()]
 
 
 @dataclass(frozen=True)
@@ -372,21 +368,8 @@ def chart(
             },
         }
     )
-    layers.append(
-        {
-            "name": "best",
-            "data": {"name": f"{cid}-best"},
-            "mark": {"type": "point", "size": 420, "strokeWidth": 2.5, "color": "#111"},
-            "encoding": {"x": x, "y": y, "tooltip": _tooltip(group, others)},
-        }
-    )
-    layers.append(
-        {
-            "data": {"name": f"{cid}-best"},
-            "mark": {"type": "text", "align": "left", "dx": 14, "dy": -10, "fontWeight": "bold"},
-            "encoding": {"x": x, "y": y, "text": {"value": "best passing"}},
-        }
-    )
+    if data[f"{cid}-best"]:  # a layer without data has no extent: Vega would warn
+        layers += _best_layers(f"{cid}-best", x, y, _tooltip(group, others))
     return {
         "width": width,
         "height": height,
@@ -398,6 +381,24 @@ def chart(
         "datasets": data,
         "layer": layers,
     }
+
+
+def _best_layers(
+    name: str, x: dict[str, Any], y: dict[str, Any], tooltip: list[dict[str, str]]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "best",
+            "data": {"name": name},
+            "mark": {"type": "point", "size": 420, "strokeWidth": 2.5, "color": "#111"},
+            "encoding": {"x": x, "y": y, "tooltip": tooltip},
+        },
+        {
+            "data": {"name": name},
+            "mark": {"type": "text", "align": "left", "dx": 14, "dy": -10, "fontWeight": "bold"},
+            "encoding": {"x": x, "y": y, "text": {"value": "best passing"}},
+        },
+    ]
 
 
 def _x_budget_layers(name: str, x: dict[str, Any], floor: bool) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from benchy.report.comparison import ORDER, delta_text, shift_text, value_text
 from benchy.report.page import Page, esc, table, verdict_chip
 from benchy.verdict import LABELS, Result
 
+ROW_PX = 18
 VERDICT_COLOURS = {
     "regressed": "#c62828",
     "error": "#7f0000",
@@ -73,10 +74,12 @@ def forest_chart(
     }
     x_title = f"shift of {LABELS.get(metric, metric)} ({unit}), {confidence:.0%} CI"
     x = {"field": "shift", "type": "quantitative", "title": x_title}
+    verdicts = {r["verdict"] for r in data}
+    present = [v for v in VERDICT_COLOURS if v in verdicts]  # the legend lists only these
     colour = {
         "field": "verdict",
         "type": "nominal",
-        "scale": {"domain": list(VERDICT_COLOURS), "range": list(VERDICT_COLOURS.values())},
+        "scale": {"domain": present, "range": [VERDICT_COLOURS.get(v, "#000") for v in present]},
         "legend": {"orient": "top", "title": None},
     }
     tooltip = [
@@ -86,33 +89,33 @@ def forest_chart(
         {"field": "values", "title": "base → new"},
         {"field": "differs", "title": "differs"},
     ]
+    band = {
+        "mark": {"type": "rect", "color": "#eeeeee"},
+        "encoding": {"y": y, "x": {**x, "field": "dlo"}, "x2": {"field": "dhi"}},
+    }
+    ci = {
+        "mark": {"type": "rule", "strokeWidth": 2},
+        "encoding": {"y": y, "x": {**x, "field": "low"}, "x2": {"field": "high"}, "color": colour},
+    }
+    zero = {"mark": {"type": "rule", "color": "#9e9e9e"}, "encoding": {"x": {"datum": 0}}}
+    shifts = {
+        "name": "shifts",
+        "mark": {"type": "point", "filled": True, "size": 50},
+        "encoding": {"y": y, "x": x, "color": colour, "tooltip": tooltip},
+    }
+    layers = [
+        *([band] if any(r["dhi"] is not None for r in data) else []),
+        zero,
+        *([ci] if any(r["low"] is not None for r in data) else []),  # point values have none
+        shifts,
+    ]
     return {
         "width": "container",
-        "height": {"step": 16},
+        "height": ROW_PX * len(data),  # a step height would not fit a container's width
         "title": {"text": LABELS.get(metric, metric), "anchor": "start"},
         "datasets": {cid: data},
         "data": {"name": cid},
-        "layer": [
-            {
-                "mark": {"type": "rect", "color": "#eeeeee"},
-                "encoding": {"y": y, "x": {**x, "field": "dlo"}, "x2": {"field": "dhi"}},
-            },
-            {"mark": {"type": "rule", "color": "#9e9e9e"}, "encoding": {"x": {"datum": 0}}},
-            {
-                "mark": {"type": "rule", "strokeWidth": 2},
-                "encoding": {
-                    "y": y,
-                    "x": {**x, "field": "low"},
-                    "x2": {"field": "high"},
-                    "color": colour,
-                },
-            },
-            {
-                "name": "shifts",
-                "mark": {"type": "point", "filled": True, "size": 50},
-                "encoding": {"y": y, "x": x, "color": colour, "tooltip": tooltip},
-            },
-        ],
+        "layer": layers,
     }
 
 

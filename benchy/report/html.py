@@ -164,6 +164,8 @@ def _decision_section(page: Page, views: list[TargetView], budgets: bool, ranked
                 spec = chart(group, axis, records, "container", 340 if i == 0 else 260, cid)
                 figures.append(page.chart(cid, spec, css="wide decision" if i == 0 else ""))
             out.append('<div class="grid">' + "".join(figures) + "</div>")
+            if not figures:
+                out.append(f"<p>No cell of {esc(view.target)} has a latency or size to plot.</p>")
         if view.unplotted:
             out.append(
                 f"<p class=note>Not plotted, no metric (no dataset): "
@@ -237,7 +239,8 @@ def decision_picture(views: list[TargetView], run: StoredRun) -> dict[str, Any]:
                 for layer in spec["layer"]:
                     layer.pop("name", None)  # names must be unique in one spec
                 charts.append(spec)
-            rows.append({"hconcat": charts, "resolve": INDEPENDENT})
+            if charts:
+                rows.append({"hconcat": charts, "resolve": INDEPENDENT})
     m = run.manifest
     title = f"{m.get('suite', '')}: decision view — {run.name} ({m.get('verdict', '')})"
     if not rows:

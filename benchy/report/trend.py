@@ -89,29 +89,28 @@ def trend_chart(points: list[dict[str, Any]], runs: int, cid: str) -> dict[str, 
         {"field": "ci_text", "title": "95% CI"},
         {"field": "regressed", "title": "regressed"},
     ]
+    band = {
+        "mark": {"type": "area", "opacity": 0.25, "color": "#1565c0"},
+        "encoding": {"x": x, "y": {**y, "field": "low"}, "y2": {"field": "high"}},
+    }
+    line = {
+        "mark": {"type": "line", "point": True, "color": "#1565c0"},
+        "encoding": {"x": x, "y": y, "tooltip": tooltip},
+    }
+    marked = {
+        "name": "regressions",
+        "transform": [{"filter": "datum.regressed != null"}],
+        "mark": {"type": "point", "shape": "triangle-up", "filled": True, "size": 160},
+        "encoding": {"x": x, "y": y, "tooltip": tooltip, "color": {"value": "#c62828"}},
+    }
+    regressed = any(p["regressed"] for p in points)  # an empty layer has no extent: Vega warns
     return {
         "width": "container",
         "height": 160,
         "datasets": {cid: data},
         "data": {"name": cid},
-        "layer": [
-            {
-                "mark": {"type": "area", "opacity": 0.25, "color": "#1565c0"},
-                "encoding": {"x": x, "y": {**y, "field": "low"}, "y2": {"field": "high"}},
-            },
-            {
-                "mark": {"type": "line", "point": True, "color": "#1565c0"},
-                "encoding": {"x": x, "y": y, "tooltip": tooltip},
-            },
-            {
-                "name": "regressions",
-                "transform": [{"filter": "datum.regressed != null"}],
-                "mark": {"type": "point", "shape": "triangle-up", "filled": True, "size": 160,
-                         "color": "#c62828"},
-                "encoding": {"x": x, "y": y, "tooltip": tooltip},
-            },
-        ],
-    }  # fmt: skip
+        "layer": [band, line, *([marked] if regressed else [])],
+    }
 
 
 def _change(points: list[dict[str, Any]]) -> str:
