@@ -119,3 +119,34 @@ def test_history_page_marks_the_regression(tmp_path: Path, browser: Chromium) ->
         "el.querySelectorAll('g.role-mark.regressions_marks > *').length)"
     )
     assert sorted(drawn) == [0, 1]
+
+
+def test_no_passing_cell_no_metric_and_errors(tmp_path: Path, browser: Chromium) -> None:
+    """A run whose cells fail a budget, one without a metric (no dataset), one crashed: the
+    page says so and still draws without a warning."""
+    failing = {"verdict": "fail", "failed_budgets": "latency_p90_ms: 0.2 > 0.1"}
+    cells = {
+        "a": (cell_row("a", latency_p90_ms=0.2, model_size_kb=9.0, **failing), medians(0.15)),
+        "b": (
+            cell_row("b", latency_p90_ms=0.3, metric_value=None, accuracy=None, **failing),
+            medians(0.2),
+        ),
+        "c": (cell_row("c", "crashed"), None),
+    }
+    run = write_run(tmp_path / "run", cells, budgets={"local": {"cnn": {"latency_p90_ms": 0.1}}})
+    assert main(["report", str(run)]) == 0
+    page = run / "report.html"
+    text = page.read_text()
+    assert "No cell passes every budget" in text
+    assert "Not plotted, no metric (no dataset): cnn/b tflite/xnnpack ×1" in text
+    assert "Cells that did not run (1)" in text and "SIGSEGV in invoke" in text
+    charts = specs(page)
+    latency = charts["decision-local-accuracy-latency_p90_ms"]["datasets"]
+    assert [p["cell"] for p in latency["decision-local-accuracy-latency_p90_ms-cells"]] == [
+        "cnn/a tflite/xnnpack ×1"
+    ]
+    assert not latency["decision-local-accuracy-latency_p90_ms-best"]
+    tab = open_report(browser, page)
+    rendered(tab)
+    assert tab.problems() == []
+    assert marks(tab, "decision-local-accuracy-latency_p90_ms", "cells") == 1
