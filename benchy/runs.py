@@ -103,13 +103,32 @@ class StoredRun:
         if not path.is_file():
             return {}
         s = read_samples(path)
-        out = {}
-        for key, group in s.groupby(IDENTITY, sort=False, observed=True):
-            out[cell_key(key)] = (
-                group["latency_ns"].to_numpy(np.int64),
-                group["repetition"].to_numpy(np.int64),
+        if s.empty:
+            return {}
+        # The store writes each cell's samples in one block: find the blocks where any identity
+        # column changes (a cell split over several blocks is joined again, in file order).
+        # A pandas groupby over the six columns takes ~10× longer on a million samples.
+        change = np.zeros(len(s), dtype=bool)
+        change[0] = True
+        for k in IDENTITY:
+            column = s[k]
+            codes = column.cat.codes if isinstance(column.dtype, pd.CategoricalDtype) else column
+            values = codes.to_numpy()
+            change[1:] |= values[1:] != values[:-1]
+        starts = np.flatnonzero(change)
+        spans: dict[tuple[str, ...], list[slice]] = {}
+        for start, end in zip(starts, [*starts[1:], len(s)], strict=True):
+            key = cell_key(s[k].iat[int(start)] for k in IDENTITY)
+            spans.setdefault(key, []).append(slice(start, end))
+        latency = s["latency_ns"].to_numpy(np.int64)
+        repetition = s["repetition"].to_numpy(np.int64)
+        return {
+            key: (
+                np.concatenate([latency[p] for p in parts]),
+                np.concatenate([repetition[p] for p in parts]),
             )
-        return out
+            for key, parts in spans.items()
+        }
 
 
 def _missing(value: Any) -> bool:

@@ -47,32 +47,31 @@ def ecdf_points(sorted_values: npt.NDArray[np.float64], k: int) -> tuple[list[fl
     return sorted_values[ranks].tolist(), np.round((ranks + 1) / n, 4).tolist()
 
 
+def sorted_quantile(ordered: npt.NDArray[np.float64], q: float) -> float:
+    """numpy's default (linear) quantile of an already sorted array, without sorting again."""
+    position = q * (len(ordered) - 1)
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return float(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
+
+
 def distribution(
     title: str, latency_ns: npt.NDArray[np.int64], repetition: npt.NDArray[np.int64]
 ) -> CellDistribution:
     ms = latency_ns.astype(np.float64) / 1e6
     p50 = float(np.median(ms))
     factor, unit = latency_unit(p50)
-    order = np.lexsort((ms, repetition))  # by repetition, then by value
-    ms, repetition = ms[order], repetition[order]
+    order = np.argsort(repetition, kind="stable")
+    scaled_all, repetition = np.round(ms[order] * factor, 4), repetition[order]
     starts = np.r_[0, np.flatnonzero(np.diff(repetition)) + 1]
     ecdf, reps = [], []
     for start, end in zip(starts, [*starts[1:], len(ms)], strict=True):
-        part, tag = ms[start:end], repetition[start]
-        scaled = np.round(part * factor, 4)
+        scaled = np.sort(scaled_all[start:end])
         values, fractions = ecdf_points(scaled, POINTS_PER_REPETITION)
-        rep = int(tag) + 1  # shown counting from 1
+        rep = int(repetition[start]) + 1  # shown counting from 1
         ecdf.append({"rep": rep, "v": values, "p": fractions})
-        low, median, high = np.quantile(scaled, [0.1, 0.5, 0.9])
-        reps.append(
-            {
-                "rep": rep,
-                "median": float(median),
-                "low": float(low),
-                "high": float(high),
-                "n": len(part),
-            }
-        )
+        low, median, high = (sorted_quantile(scaled, q) for q in (0.1, 0.5, 0.9))
+        reps.append({"rep": rep, "median": median, "low": low, "high": high, "n": int(end - start)})
     medians = [r["median"] for r in reps]
     return CellDistribution(
         title,
@@ -81,7 +80,7 @@ def distribution(
         ecdf,
         reps,
         p50,
-        float(np.quantile(ms, 0.99)) * factor,
+        float(np.quantile(scaled_all, 0.99)),
         float(ms.max()) if len(ms) else 0.0,
         cv(medians) if len(medians) > 1 else float("nan"),
     )

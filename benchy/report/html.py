@@ -74,11 +74,13 @@ def write_run_report(
     for path in (out, image):
         if path is not None:
             ensure_writable(path)
-    bundle = vega.Bundle()  # builds in the background while the samples are read
     manifest = run.manifest
     rank_by = str(manifest.get("rank_by") or DEFAULT_RANK_BY)
     budgets = manifest.get("budgets")
     views = target_views(run.cells, budgets, rank_by)
+    # Both render in child processes while this one reads the samples and builds the page.
+    picture = vega.Picture(decision_picture(views, run)) if image is not None else None
+    bundle = vega.Bundle()
     page = Page(f"benchy report — {manifest.get('suite', '')} — {run.name}")
     page.add(_header(run))
     page.add(_decision_section(page, views, budgets is not None, "rank_by" in manifest))
@@ -92,10 +94,9 @@ def write_run_report(
     page.add(facts_section(manifest))
     page.add("</main>")
     text = page.render(bundle.script())
-    picture = vega.png(decision_picture(views, run)) if image is not None else None
     write_atomic(out, text.encode())
     if image is not None and picture is not None:
-        write_atomic(image, picture)
+        write_atomic(image, picture.png())
     return Written(out, image, time.perf_counter() - started)
 
 
