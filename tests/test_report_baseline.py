@@ -150,3 +150,39 @@ def test_no_passing_cell_no_metric_and_errors(tmp_path: Path, browser: Chromium)
     rendered(tab)
     assert tab.problems() == []
     assert marks(tab, "decision-local-accuracy-latency_p90_ms", "cells") == 1
+
+
+def test_energy_and_battery_life_where_measured(tmp_path: Path, browser: Chromium) -> None:
+    """Battery life is better when higher: its budget is a floor, its front runs the other way."""
+    figures = {  # variant: (p90 ms, mJ per inference, battery hours)
+        "a": (0.10, 2.0, 40.0),
+        "b": (0.05, 3.0, 30.0),
+        "c": (0.20, 1.0, 60.0),
+        "d": (0.30, 4.0, 20.0),
+    }
+    cells = {
+        v: (
+            cell_row(v, latency_p90_ms=ms, energy_per_inference_mj=mj, battery_life_hours=h),
+            medians(ms),
+        )
+        for v, (ms, mj, h) in figures.items()
+    }
+    budgets = {"local": {"cnn": {"battery_life_hours_min": 24, "energy_per_inference_mj": 3.5}}}
+    run = write_run(tmp_path / "run", cells, budgets=budgets)
+    assert main(["report", str(run)]) == 0
+    charts = specs(run / "report.html")
+    cid = "decision-local-accuracy-battery_life_hours"
+    battery = charts[cid]["datasets"]
+    assert battery[f"{cid}-xbudget"] == [
+        {"x": 24, "label": "battery_life_hours_min 24 h", "floor": True}
+    ]
+    # Same accuracy everywhere: the front is the longest battery life alone.
+    assert [p["cell"] for p in battery[f"{cid}-front"]] == ["cnn/c tflite/xnnpack ×1"]
+    energy = charts["decision-local-accuracy-energy_per_inference_mj"]["datasets"]
+    assert [p["cell"] for p in energy["decision-local-accuracy-energy_per_inference_mj-front"]] == [
+        "cnn/c tflite/xnnpack ×1"
+    ]
+    tab = open_report(browser, run / "report.html")
+    rendered(tab)
+    assert tab.problems() == []
+    assert marks(tab, cid, "cells") == 4

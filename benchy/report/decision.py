@@ -28,6 +28,7 @@ from benchy.verdict import Result
 VERDICT_COLOURS = {"pass": "#2e7d32", "fail": "#c62828", "inconclusive": "#e09100"}
 BUDGET_COLOUR = "#c62828"
 FRONT_COLOUR = "#455a64"
+LEGEND = {"orient": "bottom", "direction": "horizontal"}  # beside the plot it eats a phone
 SHADE = 0.035  # opacity of the region a budget rules out; where two overlap it is darker
 
 
@@ -183,24 +184,21 @@ def metric_lines(group: Group) -> list[dict[str, Any]]:
     if group.budgets is None or not group.metric_higher:
         return []
     models = list(dict.fromkeys(group.cells["model"].astype(str)))
-    lines: dict[tuple[str, float], list[str]] = {}
+    lines: dict[tuple[str, float], list[str]] = {}  # (label, accuracy) → models
     for model in models:
         budgets = group.budgets.get(model, {})
         if "accuracy_min" in budgets:
-            lines.setdefault(("accuracy_min", float(budgets["accuracy_min"])), []).append(model)
+            limit = float(budgets["accuracy_min"])
+            lines.setdefault((f"accuracy_min {limit:g}", limit), []).append(model)
         drops = group.cells[group.cells["model"].astype(str) == model]
         if "accuracy_drop_max" in budgets and "accuracy_drop" in drops:
             refs = (drops["metric_value"] + drops["accuracy_drop"]).dropna()
             if len(refs):
-                floor = float(refs.median()) - float(budgets["accuracy_drop_max"])
-                lines.setdefault(("accuracy_drop_max", floor), []).append(model)
-    return [
-        {
-            "y": v,
-            "label": f"{name} → {number_text(v, digits=4)}" + _models_text(ms, models),
-        }
-        for (name, v), ms in lines.items()
-    ]
+                drop = float(budgets["accuracy_drop_max"])
+                floor = float(refs.median()) - drop
+                name = f"accuracy_drop_max {drop:g} → {number_text(floor, digits=4)}"
+                lines.setdefault((name, floor), []).append(model)
+    return [{"y": v, "label": name + _models_text(ms, models)} for (name, v), ms in lines.items()]
 
 
 def points(group: Group) -> list[dict[str, Any]]:
@@ -362,8 +360,9 @@ def chart(
                         "domain": list(VERDICT_COLOURS),
                         "range": list(VERDICT_COLOURS.values()),
                     },
+                    "legend": LEGEND,
                 },
-                "shape": {"field": "model", "type": "nominal", "title": "model"},
+                "shape": {"field": "model", "type": "nominal", "title": "model", "legend": LEGEND},
                 "tooltip": _tooltip(group, others),
             },
         }
@@ -402,14 +401,7 @@ def _best_layers(
 
 
 def _x_budget_layers(name: str, x: dict[str, Any], floor: bool) -> list[dict[str, Any]]:
-    side = (
-        {"x": {"value": 0}, "x2": {**x, "title": None}}
-        if floor
-        else {
-            "x": x,
-            "x2": {"value": "width"},
-        }
-    )
+    side = {"x": x, "x2": {"value": 0 if floor else "width"}}  # the side the budget rules out
     return [
         {
             "data": {"name": name},
