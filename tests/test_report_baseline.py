@@ -67,6 +67,12 @@ def test_forest_holds_the_comparison(tmp_path: Path, browser: Chromium) -> None:
     assert tab.requests() == [page.resolve().as_uri()]
     assert marks(tab, "forest-p50", "shifts") == 2
 
+    latest = tmp_path / "latest.html"  # `latest`: the newest other run beside the new one
+    assert main(["report", str(new), "--baseline", "latest", "-o", str(latest)]) == 0
+    assert specs(latest)["forest-p50"] == charts["forest-p50"]
+    alone = write_run(tmp_path / "alone" / "run", {"a": (cell_row("a"), medians(0.1))})
+    assert main(["report", str(alone), "--baseline", "latest"]) == 2
+
 
 def test_the_stored_comparison_is_drawn_again_or_shown_as_stored(tmp_path: Path) -> None:
     base, new = runs(tmp_path)
