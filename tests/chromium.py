@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import websocket
+
+from .debian import binary
 
 CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 FLAGS = (
@@ -37,18 +38,7 @@ FLAGS = (
 
 
 def chromium_binary() -> str:
-    for path in CANDIDATES:
-        if os.access(path, os.X_OK):
-            return path
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-qq", "chromium"]
-    if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, check=True)
-        subprocess.run(install, env=env, capture_output=True, check=True)
-    for path in CANDIDATES:
-        if os.access(path, os.X_OK):
-            return path
-    raise RuntimeError("chromium installed but no binary found")
+    return binary(CANDIDATES, "chromium")
 
 
 @dataclass

@@ -33,14 +33,13 @@ SUITE = f"""
 [suite]
 name = "small"
 rank_by = "latency_p90_ms"
-[matrix]
-runtimes = ["tflite", "onnxruntime"]
-threads = [1]
-[matrix.tflite]
-delegates = ["xnnpack", "none"]
 [budgets]
 latency_p90_ms = 50
 accuracy_min = 85
+[matrix]
+runtimes = ["onnxruntime", "tflite"]
+[matrix.tflite]
+delegates = ["none", "xnnpack"]
 [models.cnn.budgets]
 model_size_kb = 12
 {CNN_MODELS}
