@@ -83,7 +83,6 @@ class Group:
     cells: pd.DataFrame  # ok cells with a metric value
     budgets: dict[str, dict[str, float]] | None  # model → budgets; None when not recorded
     best: tuple[str, ...] | None  # identity of the best passing cell
-    rank_by: str
 
     @property
     def key(self) -> str:
@@ -132,27 +131,17 @@ def target_views(
                 part,
                 None if budgets is None else budgets.get(target, {}),
                 best_key,
-                rank_by,
             )
             for metric, part in scored.groupby("metric", sort=False)
         ]
-        unplotted = [title(r) for _, r in mine.iterrows() if _missing(r.get("metric_value"))]
+        unplotted = [title(r) for _, r in mine.iterrows() if not is_number(r.get("metric_value"))]
         passing = bests[target].candidates if target in bests else 0
         out.append(TargetView(target, groups, unplotted, best, rank_by, passing))
     return out
 
 
-def _missing(value: Any) -> bool:
-    return not is_number(value)
-
-
-def _budget_text(name: str, value: float, axis: Axis | None) -> str:
-    shown = number_text(value)
-    if axis is LATENCY:
-        shown = latency_text(value)
-    elif axis is not None:
-        shown = number_text(value, axis.unit)
-    return f"{name} {shown}"
+def _budget_text(name: str, value: float, axis: Axis) -> str:
+    return f"{name} {latency_text(value) if axis is LATENCY else number_text(value, axis.unit)}"
 
 
 def _models_text(models: list[str], all_models: list[str]) -> str:

@@ -10,7 +10,6 @@ PNG is the decision view rendered by vl-convert (`report.vega`).
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,17 +17,16 @@ from typing import Any
 
 from benchy.compare import Comparison
 from benchy.config import Gate, Suite, TargetConfig
+from benchy.errors import UsageError
 from benchy.report import vega
 from benchy.report.decision import PNG_AXES, TargetView, chart, points, target_views, title
 from benchy.report.distributions import distribution, ecdf_chart, repetitions_chart, subtitle
 from benchy.report.facts import facts_section
-from benchy.report.figures import latency_text
+from benchy.report.figures import is_number, latency_text, number_text
 from benchy.report.forest import comparison_section, stored_summary_section
 from benchy.report.page import Page, ensure_writable, esc, table, verdict_chip, write_atomic
 from benchy.runs import StoredRun, cell_key
 from benchy.store import IDENTITY
-
-log = logging.getLogger(__name__)
 
 DEFAULT_RANK_BY = "latency_p50_ms"
 NOT_RUN = ("error", "crashed", "timeout", "unavailable")
@@ -64,25 +62,25 @@ def write_run_report(
     out: Path,
     comparison: Comparison | None = None,
     no_comparison: str = "",
-    png: bool = True,
 ) -> Written:
     """Write the report of `run` to `out` (and the decision view to out.png). `comparison` is
     drawn when given; otherwise run.json's stored summary is shown, with `no_comparison`
     saying why the shifts could not be computed again."""
     started = time.perf_counter()
-    image = png_path(out) if png else None
+    image = png_path(out)
+    if image == out:
+        raise UsageError(f"{out}: the page needs a name other than its picture's (.png)")
     for path in (out, image):
-        if path is not None:
-            ensure_writable(path)
+        ensure_writable(path)
     manifest = run.manifest
     rank_by = str(manifest.get("rank_by") or DEFAULT_RANK_BY)
     budgets = manifest.get("budgets")
     views = target_views(run.cells, budgets, rank_by)
     # Both render in child processes while this one reads the samples and builds the page.
-    picture = vega.Picture(decision_picture(views, run)) if image is not None else None
+    picture = vega.Picture(decision_picture(views, run))
     bundle = vega.Bundle()
     page = Page(f"benchy report — {manifest.get('suite', '')} — {run.name}")
-    page.add(_header(run))
+    page.add(_header(run, comparison is not None or bool(manifest.get("comparison"))))
     page.add(_decision_section(page, views, budgets is not None, "rank_by" in manifest))
     page.add(_not_run_section(run))
     gate = Gate.from_payload(manifest.get("gate") or {})
@@ -95,12 +93,11 @@ def write_run_report(
     page.add("</main>")
     text = page.render(bundle.script())
     write_atomic(out, text.encode())
-    if image is not None and picture is not None:
-        write_atomic(image, picture.png())
+    write_atomic(image, picture.png())
     return Written(out, image, time.perf_counter() - started)
 
 
-def _header(run: StoredRun) -> str:
+def _header(run: StoredRun, compared: bool) -> str:
     m = run.manifest
     cells = run.cells
     status = cells["status"].astype(str)
@@ -112,7 +109,7 @@ def _header(run: StoredRun) -> str:
     nav = [
         ("decision", "Decision"),
         ("distributions", "Distributions"),
-        *([("comparison", "Baseline")] if m.get("comparison") else []),
+        *([("comparison", "Baseline")] if compared else []),
         ("facts", "Machines and settings"),
     ]
     links = " ".join(f'<a href="#{k}">{esc(v)}</a>' for k, v in nav)
@@ -133,10 +130,10 @@ def _best_text(view: TargetView) -> str:
     row = view.best
     name = " ".join(str(row[k]) for k in IDENTITY[1:3])
     figure = row.get(view.rank_by)
-    shown = latency_text(figure) if view.rank_by.startswith("latency") else esc(figure)
+    shown = latency_text(figure) if view.rank_by.startswith("latency") else number_text(figure)
     tight = ""
-    if row.get("tightest_budget"):
-        room = row.get("headroom_pct")
+    room = row.get("headroom_pct")
+    if row.get("tightest_budget") and is_number(room):
         tight = f"; tightest budget {esc(row['tightest_budget'])} with {room:.0f}% headroom"
     return (
         f"<p>Best of {view.passing} passing on {esc(view.target)}, ranked by "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +48,8 @@ figcaption { font-size: .85em; color: var(--muted); }
 .vega { width: 100%; }
 .pair { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 4px; }
 @media (max-width: 520px) { .pair { grid-template-columns: 1fr; } }
-.verdict { display: inline-block; padding: 0 6px; border-radius: 4px; color: #fff; }
+.verdict { display: inline-block; padding: 0 6px; border-radius: 4px; color: #fff;
+           background: #757575; }
 .v-pass, .v-improved, .v-unchanged { background: #2e7d32; }
 .v-fail, .v-regressed, .v-error, .v-budget-failed { background: #c62828; }
 .v-inconclusive, .v-missing { background: #b26a00; }
@@ -92,6 +94,12 @@ def script_json(data: Any) -> str:
     """JSON safe inside <script>: no `</` (ends the element) and no `<!--`."""
     text = json.dumps(data, separators=(",", ":"), allow_nan=False, ensure_ascii=False)
     return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def _inline(script: str) -> str:
+    """A script safe inside <script>: `</script` would end it early (in JavaScript source, a
+    string or regex may spell it `<\\/script` to the same effect)."""
+    return re.sub(r"</(script)", r"<\\/\1", script, flags=re.IGNORECASE)
 
 
 def table(
@@ -156,7 +164,7 @@ class Page:
             + "\n".join(self.body)
             + "\n"
             + specs
-            + f"<script>{bundle}</script>\n<script>{LOADER}</script>\n</body>\n</html>\n"
+            + f"<script>{_inline(bundle)}</script>\n<script>{LOADER}</script>\n</body>\n</html>\n"
         )
 
 
