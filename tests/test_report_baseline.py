@@ -75,7 +75,7 @@ def test_forest_holds_the_comparison(tmp_path: Path, browser: Chromium) -> None:
 
 
 def test_the_stored_comparison_is_drawn_again_or_shown_as_stored(tmp_path: Path) -> None:
-    base, new = runs(tmp_path)
+    base, _ = runs(tmp_path)
     regressed = f"{REGRESSED}: p50 +20.0% > 5%"
     summary = {"baseline": str(base), "counts": {"regressed": 1}, "regressed": [regressed],
                "differences": ["local: kernel: 6.1 → 6.2"]}  # fmt: skip
@@ -90,7 +90,6 @@ def test_the_stored_comparison_is_drawn_again_or_shown_as_stored(tmp_path: Path)
     assert "forest-p50" not in specs(stored / "report.html")
     assert "the baseline cannot be read any more" in text
     assert html.escape(regressed) in text and "local: kernel: 6.1 → 6.2" in text
-    del new
 
 
 def test_history_page_marks_the_regression(tmp_path: Path, browser: Chromium) -> None:
