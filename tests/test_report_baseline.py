@@ -98,7 +98,8 @@ def test_history_page_marks_the_regression(tmp_path: Path, browser: Chromium) ->
         comparison = {}
         if i == 2:
             regressed = [f"{REGRESSED}: p50 +20.0% > 5%"]
-            comparison = {"comparison": {"baseline": "x", "regressed": regressed}}
+            summary = {"baseline": "x", "counts": {"regressed": 1}, "regressed": regressed}
+            comparison = {"comparison": summary}
         cells = {
             v: (cell_row(v, latency_ci_low_ms=c * 0.98, latency_ci_high_ms=c * 1.02), medians(c))
             for v, c in (("a", center), ("b", 0.2))

@@ -155,14 +155,12 @@ def write_history_report(suite: str, history: History, out: Path) -> Written:
         regressions = sum(p["regressed"] is not None for p in points)
         note = f" · {regressions} regression{'s' * (regressions != 1)}" if regressions else ""
         name = "/".join(key[:3]) + f" {key[3]}/{key[4]} ×{key[5]}"
-        cards.append(
-            page.chart(
-                f"trend-{n}",
-                trend_chart(points, runs, f"trend-{n}"),
-                f"<b>{esc(name)}</b> {verdict_chip('regressed') if regressions else ''}<br>"
-                f"{len(points)} runs{esc(_change(points))}{esc(note)}",
-            )
+        caption = (
+            f"<figcaption><b>{esc(name)}</b> {verdict_chip('regressed') if regressions else ''}"
+            f"<br>{len(points)} runs{esc(_change(points))}{esc(note)}</figcaption>"
         )
+        chart = page.slot(f"trend-{n}", trend_chart(points, runs, f"trend-{n}"))
+        cards.append(f"<figure>{caption}{chart}</figure>")
     page.add('<h2>p50 per cell</h2><div class="grid">' + "".join(cards) + "</div></main>")
     write_atomic(out, page.render(bundle.script()).encode())
     return Written(out, None, time.perf_counter() - started)
