@@ -19,7 +19,7 @@ from benchy.runs import StoredRun
 
 from .chromium import Chromium
 from .fakeruns import FACTS, cell_row, medians, write_run
-from .report_page import marks, open_report, rendered, specs
+from .report_page import marks, open_report, picture_stats, rendered, specs
 
 REGRESSED = "local/cnn/a tflite/xnnpack ×1"
 
@@ -192,3 +192,21 @@ def test_energy_and_battery_life_where_measured(tmp_path: Path, browser: Chromiu
     rendered(tab)
     assert tab.problems() == []
     assert marks(tab, cid, "cells") == 4
+
+
+def test_two_targets_and_not_a_run(tmp_path: Path) -> None:
+    cells = {
+        f"{t}-{v}": (cell_row(v, target=t, latency_p90_ms=ms), medians(ms))
+        for t in ("local", "pi")
+        for v, ms in (("a", 0.1), ("b", 0.2))
+    }
+    run = write_run(tmp_path / "run", cells)
+    assert main(["report", str(run)]) == 0
+    charts = specs(run / "report.html")
+    for target in ("local", "pi"):
+        points = charts[f"decision-{target}-accuracy-latency_p90_ms"]["datasets"]
+        assert len(points[f"decision-{target}-accuracy-latency_p90_ms-cells"]) == 2
+    size, _, _ = picture_stats((run / "report.png").read_bytes())
+    assert size[1] > 900  # one row of charts per target
+    assert "local/cnn/a tflite/xnnpack ×1" in (run / "report.html").read_text()
+    assert main(["report", str(tmp_path)]) == 2  # not a run directory
