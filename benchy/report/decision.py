@@ -265,7 +265,8 @@ def _x_encoding(axis: Axis, ticks: list[float]) -> dict[str, Any]:
         "field": "x",
         "type": "quantitative",
         "title": label,
-        "scale": {"type": "log", "nice": False, "domain": [ticks[0], ticks[-1]]}
+        # padding (pixels): a point on a decade is not cut in half by the plot's edge
+        "scale": {"type": "log", "nice": False, "domain": [ticks[0], ticks[-1]], "padding": 14}
         if ticks
         else {"type": "log"},
         "axis": {"values": ticks, "labelFlush": True},
