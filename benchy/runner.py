@@ -152,8 +152,7 @@ class Runner:
         first side's."""
         first, *others = self.sides
         partners = [
-            {c.key: c for c in s.plan.cells if c.target == target and not s.done(c)}
-            for s in others
+            {c.key: c for c in s.plan.cells if c.target == target and not s.done(c)} for s in others
         ]
         jobs: list[Job] = []
         for cell in (c for c in first.plan.cells if c.target == target and not first.done(c)):

@@ -5,10 +5,14 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from .chromium import Chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "suites" / "models"
@@ -100,3 +104,15 @@ def tflite_runtime_python() -> Path:
             check=True,
         )
     return python
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
+    """Debian's headless Chromium (installed when missing), shared by the report tests."""
+    from .chromium import Chromium
+
+    chromium = Chromium(tmp_path_factory.mktemp("chromium"))
+    try:
+        yield chromium
+    finally:
+        chromium.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import getpass
-import os
 import shutil
 import socket
 import subprocess
@@ -19,22 +18,13 @@ from pathlib import Path
 
 import psutil
 
+from .debian import binary
+
 SSHD_CANDIDATES = ("/usr/sbin/sshd", "/usr/bin/sshd")
 
 
 def sshd_binary() -> str:
-    for path in SSHD_CANDIDATES:
-        if os.access(path, os.X_OK):
-            return path
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-qq", "openssh-server"]
-    if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, check=True)
-        subprocess.run(install, env=env, capture_output=True, check=True)
-    for path in SSHD_CANDIDATES:
-        if os.access(path, os.X_OK):
-            return path
-    raise RuntimeError("openssh-server installed but no sshd binary found")
+    return binary(SSHD_CANDIDATES, "openssh-server")
 
 
 def free_port() -> int:

@@ -3,4 +3,14 @@ which returns the exit code. COMMANDS lists them in `benchy --help` order."""
 
 from __future__ import annotations
 
-COMMANDS = ["run", "derive", "compare", "ab", "history", "targets", "clean", "emulate-dut"]
+COMMANDS = [
+    "run",
+    "derive",
+    "compare",
+    "ab",
+    "history",
+    "report",
+    "targets",
+    "clean",
+    "emulate-dut",
+]

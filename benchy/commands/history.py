@@ -14,6 +14,7 @@ from benchy import exitcodes
 from benchy.config import load_suite
 from benchy.errors import UsageError
 from benchy.report.history import History, print_history
+from benchy.report.trend import write_history_report
 from benchy.results.find import finished_runs
 from benchy.tomltable import FOLDER_NAME, FOLDER_NAME_TEXT
 
@@ -29,6 +30,14 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--results", type=Path, default=Path("results"), help="base folder for results")
     p.add_argument("--target", help="only this target's cells")
     p.add_argument("--last", type=int, default=10, metavar="N", help="the N newest runs (10)")
+    p.add_argument(  # issue 14: HTML history
+        "--html",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="also write an HTML page: each cell's p50 over the runs with its CI band and the "
+        "regressions marked (default FILE: RESULTS/SUITE/history.html)",
+    )
     p.set_defaults(func=cmd_history)
 
 
@@ -51,4 +60,7 @@ def cmd_history(args: argparse.Namespace, console: Console) -> int:
         raise UsageError(f"no stored runs of suite {name} in {folder}")
     history = History.load(dirs[: args.last], args.target)
     print_history(console, name, history)
+    if args.html is not None:  # issue 14
+        written = write_history_report(name, history, Path(args.html or folder / "history.html"))
+        console.print(f"history page: {written.html}", soft_wrap=True)
     return exitcodes.PASS

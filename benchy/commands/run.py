@@ -13,6 +13,7 @@ from benchy import exitcodes, interrupts
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
 from benchy.commands.derive import derive_with_progress
 from benchy.commands.preflight import check_run_arguments
+from benchy.commands.report import write_report_logged
 from benchy.config import Measure, Suite, TargetConfig, load_suite, load_target
 from benchy.derive.variants import planned
 from benchy.errors import UsageError
@@ -20,6 +21,7 @@ from benchy.judge import outcome
 from benchy.judge.compare import compare_runs
 from benchy.matrix import Cell, expand
 from benchy.report.comparison import print_comparison
+from benchy.report.html import manifest_fields
 from benchy.report.markup import plain
 from benchy.report.terminal import LiveProgress, print_report
 from benchy.results import resume
@@ -65,6 +67,11 @@ def add_parser(sub: Any) -> None:
         metavar="RUN_DIR",
         help="complete this interrupted run: its finished cells and repetitions are kept, the "
         "rest measured with the same settings (refused if the suite, models or settings changed)",
+    )
+    run.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not write report.html and report.png into the run directory",
     )
     run.set_defaults(func=cmd_run)
 
@@ -180,6 +187,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         store, carried = new_store(out, suite, args.suite, measure, args.quick), None
     if derived.variants:
         store.annotate(derived=derived.provenance())  # provenance in run.json
+    store.annotate(**manifest_fields(suite, targets))  # budgets and rank_by, for reports
     side = Side(Plan(suite, measure, tuple(targets), tuple(cells)), store, carried)
     todo = [c for c in cells if not side.done(c)]
     log.info(
@@ -239,5 +247,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             verdict=verdict,
             note=note,
         )
+    if not args.no_report:  # after the verdict is stored; never changes `code`
+        write_report_logged(out, comparison)
     console.print(f"results: {plain(out)}  verdict: [bold]{verdict}[/] (exit {code})")
     return code

@@ -57,7 +57,7 @@ class History:
         return cls(entries, target)
 
 
-def _comparison_text(manifest: dict[str, Any]) -> str:
+def comparison_text(manifest: dict[str, Any]) -> str:
     comparison = manifest.get("comparison")
     if not comparison:
         return "–"
@@ -93,7 +93,7 @@ def runs_table(history: History) -> Table:
             plain((m.get("measure") or {}).get("repetitions", "–")),
             f"{ok}/{ran}",
             f"{styled(verdict, style)} ({plain(code)})",
-            plain(_comparison_text(m)),
+            plain(comparison_text(m)),
         )
     return table
 

@@ -53,8 +53,11 @@ def summary(
         lines += diffs or ["- nothing benchy records, apart from the time"]
     quiet = len([c for c in cases if c.outcome == "skipped" and not c.needs_attention])
     if quiet:
-        lines += ["", f"{quiet} checks were not judged (unstable, unchecked or unavailable): "
-                  "see the full list."]  # fmt: skip
+        lines += [
+            "",
+            f"{quiet} checks were not judged (unstable, unchecked or unavailable): "
+            "see the full list.",
+        ]
     lines += ["", f"<details><summary>All {len(cases)} checks</summary>", ""]
     lines += ["| cell | check | outcome | result |", "| --- | --- | --- | --- |"]
     lines += [f"| {_cell(c.title)} | {c.name} | {c.outcome} | {_cell(c.message)} |" for c in cases]

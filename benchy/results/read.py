@@ -114,14 +114,33 @@ class StoredRun:
         path = self.dir / "samples.parquet"
         if not path.is_file():
             return {}
-        s = pd.read_parquet(path, columns=[*IDENTITY, "repetition", "latency_ns"])
-        out = {}
-        for key, group in s.groupby(list(IDENTITY), sort=False, observed=True):
-            out[CellKey.from_values(key)] = (
-                group["latency_ns"].to_numpy(np.int64),
-                group["repetition"].to_numpy(np.int64),
+        s = read_samples(path)
+        if s.empty:
+            return {}
+        # The store writes each cell's samples in one block: find the blocks where any identity
+        # column changes (a cell split over several blocks is joined again, in file order).
+        # A pandas groupby over the six columns takes ~10× longer on a million samples.
+        change = np.zeros(len(s), dtype=bool)
+        change[0] = True
+        for k in IDENTITY:
+            column = s[k]
+            codes = column.cat.codes if isinstance(column.dtype, pd.CategoricalDtype) else column
+            values = codes.to_numpy()
+            change[1:] |= values[1:] != values[:-1]
+        starts = np.flatnonzero(change)
+        spans: dict[CellKey, list[slice]] = {}
+        for start, end in zip(starts, [*starts[1:], len(s)], strict=True):
+            key = CellKey.from_values([s[k].iat[int(start)] for k in IDENTITY])
+            spans.setdefault(key, []).append(slice(start, end))
+        latency = s["latency_ns"].to_numpy(np.int64)
+        repetition = s["repetition"].to_numpy(np.int64)
+        return {
+            key: (
+                np.concatenate([latency[p] for p in parts]),
+                np.concatenate([repetition[p] for p in parts]),
             )
-        return out
+            for key, parts in spans.items()
+        }
 
 
 def _missing(value: Any) -> bool:
@@ -131,17 +150,28 @@ def _missing(value: Any) -> bool:
         return False
 
 
+def read_samples(path: Path) -> pd.DataFrame:
+    """The identity, repetition and latency_ns columns of samples.parquet. The identity strings
+    are read as categoricals (Parquet stores them dictionary-encoded): a million-sample file
+    reads and groups in a third of the time it takes as Python strings."""
+    columns = [*IDENTITY, "repetition", "latency_ns"]
+    strings = [k for k in IDENTITY if k != "threads"]
+    frame: pd.DataFrame = pq.read_table(path, columns=columns, read_dictionary=strings).to_pandas()
+    return frame
+
+
 def per_repetition(samples_path: Path) -> pd.DataFrame:
     columns = [*IDENTITY, "repetition", "n", *QUANTILES]
     if not samples_path.is_file():
         return pd.DataFrame(columns=columns)
-    s = pd.read_parquet(samples_path, columns=[*IDENTITY, "repetition", "latency_ns"])
+    s = read_samples(samples_path)
     if s.empty:
         return pd.DataFrame(columns=columns)
     grouped = s.groupby([*IDENTITY, "repetition"], sort=False, observed=True)["latency_ns"]
     q = grouped.quantile(np.asarray(list(QUANTILES.values()))).unstack() / 1e6
     q.columns = list(QUANTILES)
     q["n"] = grouped.size()
-    return q.reset_index()[columns]
+    out = q.reset_index()[columns]
+    return out.astype({k: str for k in IDENTITY if k != "threads"})  # as before: not categorical
 
 

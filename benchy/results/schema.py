@@ -7,12 +7,16 @@ Pure data: no pandas here, so every layer (matrix, worker side excepted) can imp
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 SCHEMA_VERSION = 1
 IDENTITY = ("target", "model", "variant", "runtime", "delegate", "threads")
+
+
+class Row(Protocol):
+    def __getitem__(self, column: str, /) -> Any: ...
 
 
 @dataclass(frozen=True, order=True)
@@ -27,8 +31,8 @@ class CellKey:
     threads: int
 
     @classmethod
-    def of(cls, row: Mapping[Any, Any]) -> CellKey:
-        """From a cells row (or any mapping holding the identity columns)."""
+    def of(cls, row: Row) -> CellKey:
+        """From a cells row: a dict, a pandas row, anything indexed by the identity columns."""
         return cls(
             str(row["target"]),
             str(row["model"]),

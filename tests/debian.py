@@ -1,0 +1,22 @@
+"""Debian packages the tests need, installed with apt-get when missing (CI machines start bare)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+
+def binary(candidates: tuple[str, ...], package: str) -> str:
+    """The first executable of `candidates`, installing `package` first when there is none."""
+    for path in candidates:
+        if os.access(path, os.X_OK):
+            return path
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", "-qq", package]
+    if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, check=True)
+        subprocess.run(install, env=env, capture_output=True, check=True)
+    for path in candidates:
+        if os.access(path, os.X_OK):
+            return path
+    raise RuntimeError(f"{package} installed but none of {', '.join(candidates)} found")
