@@ -158,11 +158,17 @@ def test_benchy_report_rewrites_its_own_files_only(
     assert not (tmp_path / "notes.png").exists()
 
 
-def test_no_report_and_a_failing_report(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_report_and_a_failing_report(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert run(tmp_path, tmp_path / "quiet", "--no-report") == 1
     assert not (tmp_path / "quiet" / "report.html").exists()
     blocked = tmp_path / "blocked"
-    (blocked / "report.html").mkdir(parents=True)  # the report cannot be written there
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")  # the report cannot be written
+
+    monkeypatch.setattr("benchy.commands.report.write_run_report", broken)
     with caplog.at_level(logging.ERROR):
         assert run(tmp_path, blocked, "--baseline", str(tmp_path / "quiet")) == 1
     assert "report not written" in caplog.text

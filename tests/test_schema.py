@@ -11,7 +11,7 @@ from benchy.results.schema import COLUMNS, IDENTITY, CellKey, columns_markdown
 from benchy.results.store import cells_frame
 
 ROOT = Path(__file__).resolve().parent.parent
-PANDAS_KIND = {"str": "string", "int": "Int64", "float": "float64", "bool": "boolean"}
+PANDAS_KIND = {"str": "str", "int": "Int64", "float": "float64", "bool": "boolean"}
 
 
 def test_the_readme_lists_every_column_of_the_schema() -> None:

@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from benchy import exitcodes
@@ -30,7 +31,7 @@ from benchy.results.schema import (
 )
 
 PANDAS_TYPES: dict[str, Any] = {
-    "str": "string",
+    "str": pd.StringDtype(na_value=np.nan),  # pandas' own text type; missing is NaN, as for numbers
     "int": "Int64",
     "float": "float64",
     "bool": "boolean",
@@ -180,7 +181,7 @@ LONG_TYPES: dict[str, Any] = {
     "latency_ms": "float64",
     "t_s": "float64",
     "watts": "float64",
-    "phase": "string",
+    "phase": pd.StringDtype(na_value=np.nan),
     "interval_s": "float64",
 }
 
