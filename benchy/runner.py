@@ -20,6 +20,7 @@ from benchy import gate, metrics
 from benchy import power as energy
 from benchy.config import Measure, Suite, TargetConfig
 from benchy.errors import BenchyError, TargetError, TflmError
+from benchy.farm import lanes as farm  # [farm] one target file, several boards
 from benchy.matrix import Cell
 from benchy.power import PowerConfig
 from benchy.ppk2 import HOST_METERS, HostMeter
@@ -124,6 +125,7 @@ def _tflm_arena(cell: Cell) -> dict[str, Any]:
 
 def _failure_row(cell: Cell, result: dict[str, Any]) -> dict[str, Any]:
     row = {**base_row(cell), "status": result.get("status", "error"), "error": result.get("error")}
+    row.update(result.get("extra") or {})  # [farm] where it failed: place, board
     tail = (result.get("log_tail") or "").strip()
     last = tail.splitlines()[-1][:300] if tail else ""
     if last and row["status"] == "crashed" and last not in (row["error"] or ""):
@@ -167,16 +169,28 @@ class Runner:
         self._emulated: dict[str, bool] = {}
         self._live: list[Target] = []
         self._lock = threading.Lock()
+        self._refs = farm.References()  # [farm] reference cells other boards still owe
+        self._lane = threading.local()  # [farm] .id: which lane (board) this thread runs
+        self._facts: dict[str, dict[str, Any]] = {}  # [farm] per target, every board's
         self.sides = [self, *(partners or [])]
         for side in self.sides[1:]:  # targets, meters and Ctrl-C are shared by all sides
             side.events, side._stop, side._meters = self.events, self._stop, self._meters
             side._meter_errors, side._emulated = self._meter_errors, self._emulated
             side._live, side._lock = self._live, self._lock
+            side._refs, side._lane, side._facts = self._refs, self._lane, self._facts
 
     def run(self) -> list[dict[str, Any]]:
+        # [farm] A lane is one device: a target, or one board of a farm target (count = N).
+        lanes = [lane for t in self.plan.targets for lane in farm.split(t, self._jobs(t.name))]
+        for i, (_, jobs) in enumerate(lanes):
+            for side, cell in jobs:
+                if cell.applicable and cell.variant == side.plan.suite.models[cell.model].reference:
+                    self._refs.expect(side._ref_group(cell), cell, i)
         threads = [
-            threading.Thread(target=self._guarded, args=(t,), name=f"target-{t.name}", daemon=True)
-            for t in self.plan.targets
+            threading.Thread(
+                target=self._guarded, args=(i, t, jobs), name=f"target-{t.name}-{i}", daemon=True
+            )
+            for i, (t, jobs) in enumerate(lanes)
         ]
         for t in threads:
             t.start()
@@ -214,12 +228,19 @@ class Runner:
             jobs += [(side, c) for c in cells.values()]  # cells only a partner has
         return jobs
 
-    def _guarded(self, config: TargetConfig) -> None:
+    def _guarded(self, lane: int, config: TargetConfig, jobs: list[Job]) -> None:
+        self._lane.id = lane
         try:
-            self._run_target(config, self._jobs(config.name))
+            self._run_target(config, jobs)
         except Exception:  # a bug must not hang the run: log it and let other targets go on
             log.exception("target %s: unexpected failure", config.name)
             self._target_failed()
+        finally:
+            self._refs.lane_over(lane)  # [farm] no cell waits for what this lane will not run
+
+    def _ref_group(self, cell: Cell) -> tuple[int, str, str]:
+        """[farm] Whose reference a cell compares with: this side's, on its target, its model."""
+        return (id(self), cell.target, cell.model)
 
     def _target_failed(self) -> None:
         for side in self.sides:
@@ -234,8 +255,11 @@ class Runner:
         try:
             target.open()
             facts = target.facts()
-            for side in self.sides:
-                side.store.set_facts(config.name, facts)
+            with self._lock:  # [farm] the boards of one target add up to its facts
+                facts = farm.merge_facts(self._facts.get(config.name), facts)
+                self._facts[config.name] = facts
+                for side in self.sides:
+                    side.store.set_facts(config.name, facts)
             files = {c.model_file for _, c in jobs}
             for side in self.sides:
                 files |= side._datasets()
@@ -499,6 +523,9 @@ class Runner:
             row["accuracy"] = q.value
         ref_key = (cell.target, cell.model)
         ref = self.plan.references.setdefault(ref_key, Reference())
+        if cell.variant != model.reference:  # [farm] its reference may run on another board
+            ready = lambda: ref.outputs is not None  # noqa: E731
+            self._refs.wait(self._ref_group(cell), self._lane.id, ready, self._stop)
         if cell.variant == model.reference and ref.outputs is None:
             ref.outputs, ref.metric_value = out, q.value
         if ref.outputs is not None and ref.outputs.shape == out.shape:
@@ -530,4 +557,5 @@ class Runner:
         )
         tables = row.pop("_tables", {})
         self.store.add(row, tables)
+        self._refs.done(self._ref_group(cell), cell)  # [farm]
         self.events.cell_finished(cell, row)

@@ -46,7 +46,11 @@ class SerialLink:
         self._closing = False
         device = resolve(self.spec)
         try:
-            self._port = serial.Serial(
+            # A device path, or a pyserial URL (rfc2217://host:port, socket://host:port) for a
+            # port served over the network, e.g. by a labgrid exporter's ser2net. The timeout is
+            # set once here, never per read: with plain pyserial every change of an RFC2217
+            # port's timeout renegotiates the port (labgrid's fork skips that; see the farm notes).
+            self._port = serial.serial_for_url(
                 device,
                 self.baud,
                 timeout=POLL_S,

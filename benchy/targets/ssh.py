@@ -161,6 +161,32 @@ class Ssh:
         subprocess.run([*self.argv("-O", "exit")], capture_output=True, timeout=10, check=False)
 
 
+def parse_ssh_options(table: Table, host: str | None = None) -> SshOptions:
+    """The ssh keys of a target file. `host` is the file's own key, unless given: a farm target
+    (benchy/targets/labgrid.py) learns it from the place's NetworkService."""
+    for secret in ("password", "passphrase"):
+        if secret in table:
+            raise table.error(secret, "passwords do not belong in TOML; use an SSH key")
+    d = SshOptions(host="")
+    workdir = table.string("workdir", d.workdir)
+    if workdir.strip("/") in ("", ".", "~") or ".." in workdir.split("/"):
+        raise table.error("workdir", f'refusing "{workdir}": benchy deletes it on clean')
+    return SshOptions(
+        host=table.string("host") if host is None else host,
+        user=table.string("user", None),
+        port=table.number("port", None, integer=True, minimum=1),
+        identity_file=table.string("identity_file", None),
+        python=table.string("python", d.python),
+        workdir=workdir,
+        connect_timeout_s=table.number("connect_timeout_s", d.connect_timeout_s, above=True,
+                                       minimum=0),
+        known_hosts=table.string("known_hosts", None),
+        ssh_config=table.string("ssh_config", None),
+        cooldown=Cooldown.parse(table),
+        power=PowerConfig.parse(table),
+    )  # fmt: skip
+
+
 @register
 class SshTarget(Target):
     kind = "ssh"
@@ -172,27 +198,7 @@ class SshTarget(Target):
 
     @classmethod
     def parse_options(cls, table: Table) -> SshOptions:
-        for secret in ("password", "passphrase"):
-            if secret in table:
-                raise table.error(secret, "passwords do not belong in TOML; use an SSH key")
-        d = SshOptions(host="")
-        workdir = table.string("workdir", d.workdir)
-        if workdir.strip("/") in ("", ".", "~") or ".." in workdir.split("/"):
-            raise table.error("workdir", f'refusing "{workdir}": benchy deletes it on clean')
-        return SshOptions(
-            host=table.string("host"),
-            user=table.string("user", None),
-            port=table.number("port", None, integer=True, minimum=1),
-            identity_file=table.string("identity_file", None),
-            python=table.string("python", d.python),
-            workdir=workdir,
-            connect_timeout_s=table.number("connect_timeout_s", d.connect_timeout_s, above=True,
-                                           minimum=0),
-            known_hosts=table.string("known_hosts", None),
-            ssh_config=table.string("ssh_config", None),
-            cooldown=Cooldown.parse(table),
-            power=PowerConfig.parse(table),
-        )  # fmt: skip
+        return parse_ssh_options(table)
 
     def __init__(self, name: str, options: SshOptions) -> None:
         super().__init__(name, options)
