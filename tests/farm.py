@@ -142,7 +142,9 @@ class Farm:
             cwd=self.dir, stdout=(self.dir / "exporter.log").open("ab"),
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        self.wait_for(lambda: "farm/" in self.client("resources").stdout, "the exporter's resources")
+        self.wait_for(
+            lambda: "farm/" in self.client("resources").stdout, "the exporter's resources"
+        )
 
     def client(
         self, *args: str, user: str | None = None, check: bool = False
@@ -205,7 +207,7 @@ class PowerSwitch:
         self.calls = calls
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 calls.append(self.path)
                 body = b"1" if self.path.endswith("/1") else b"0"
                 self.send_response(200)

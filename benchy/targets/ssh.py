@@ -9,6 +9,7 @@ on the local target.
 from __future__ import annotations
 
 import logging
+import secrets
 import shlex
 import subprocess
 import tempfile
@@ -238,7 +239,7 @@ class SshTarget(Target):
             if remote not in self._missing([remote]):
                 continue
             log.info("%s: uploading %s (%d bytes)", self.name, local.name, local.stat().st_size)
-            tmp = f"{remote}.part"
+            tmp = f"{remote}.part-{secrets.token_hex(4)}"  # two boards of a farm may share a disk
             script = f"cat > {shlex.quote(tmp)} && mv {shlex.quote(tmp)} {shlex.quote(remote)}"
             self.ssh.run(["sh", "-c", script], data=local.read_bytes(), timeout=600)
 
