@@ -8,3 +8,6 @@
 - survey.py       `benchy targets check`: matching places and who holds them
 - serialdist.py   which distribution's files `import serial` runs (pyserial or labgrid's fork)
 """
+
+# The target registry first: its labgrid target imports these modules, and they import targets.
+import benchy.targets  # noqa: F401
