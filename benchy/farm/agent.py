@@ -42,46 +42,21 @@ POWER_DRIVERS = {
     "NetworkYKUSHPowerPort": "YKUSHPowerDriver",
 }
 RELEASE_TIMEOUT_S = 20.0
-FORK = "pyserial-labgrid"
 
 
 def serial_files() -> dict[str, Any]:
-    """Whose files `import serial` runs here: pyserial, labgrid's fork, or - both installed -
-    the one installed last, which overwrote the other's copy of serial/rfc2217.py (pip does not
-    notice; plain pyserial over the fork makes labgrid's RFC2217 ports slow). Stdlib only: benchy
-    imports this for its own environment, the agent runs it in labgrid's."""
-    import base64
-    import hashlib
-    from importlib import metadata
-    from pathlib import Path
+    """serialdist.serial_files of this environment (the file beside this one, loaded by path:
+    benchy's package is not importable here)."""
+    import importlib.util
 
-    found: dict[str, tuple[str, bool]] = {}
-    for name in ("pyserial", FORK):
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        record = next((f for f in dist.files or () if str(f) == "serial/rfc2217.py"), None)
-        ok = False
-        if record is not None and record.hash is not None:
-            try:
-                data = Path(record.locate()).read_bytes()
-            except OSError:
-                data = b""
-            digest = hashlib.new(record.hash.mode, data).digest()
-            ok = base64.urlsafe_b64encode(digest).rstrip(b"=").decode() == record.hash.value
-        found[name] = (dist.version, ok)
-    active = [f"{n} {v}" for n, (v, ok) in found.items() if ok]
-    overwritten = [f"{n} {v}" for n, (v, ok) in found.items() if not ok]
-    text = " and ".join(active) or "none"
-    if overwritten:
-        text += f" (over {', '.join(overwritten)})"
-    lost = FORK in found and not found[FORK][1]
-    if lost:
-        text += (
-            f": labgrid's RFC2217 fixes are gone; pip install --force-reinstall --no-deps {FORK}"
-        )
-    return {"serial": text, "fork_intact": FORK in found and not lost}
+    spec = importlib.util.spec_from_file_location(
+        "benchy_serialdist", os.path.join(HERE, "serialdist.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    result: dict[str, Any] = module.serial_files()
+    return result
 
 
 class AgentError(Exception):

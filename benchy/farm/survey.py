@@ -6,9 +6,9 @@ It takes no board: checking must not take a board away from a colleague's test.
 from __future__ import annotations
 
 from benchy.errors import TargetError
-from benchy.farm.agent import serial_files
 from benchy.farm.coordinator import Coordinator
 from benchy.farm.options import LabgridOptions
+from benchy.farm.serialdist import serial_files
 from benchy.targets.base import Survey
 
 
