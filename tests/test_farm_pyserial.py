@@ -45,11 +45,8 @@ def _venv(path: Path, *packages: str, system: bool = False) -> Path:
 
 
 def _serial_files(python: Path) -> dict[str, object]:
-    code = (
-        "import json; from benchy.farm.agent import serial_files; print(json.dumps(serial_files()))"
-    )
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    out = subprocess.run([str(python), "-c", code], env=env, capture_output=True, text=True)
+    script = ROOT / "benchy" / "farm" / "serialdist.py"  # stdlib only: runs in any venv
+    out = subprocess.run([str(python), str(script)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     result: dict[str, object] = json.loads(out.stdout)
     return result
