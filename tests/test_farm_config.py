@@ -131,6 +131,12 @@ def test_cells_are_dealt_over_the_boards_with_their_partners(tmp_path: Path) -> 
             assert owner.setdefault(cell.key, i) == i  # a cell and its partner: one board
     assert sorted(owner.values()) == [0, 0, 0, 1, 1, 2, 2]
     assert [len(share) for _, share in lanes] == [6, 4, 4]
+    # Cells that run are dealt evenly, whatever the n/a rows in between.
+    na = [Cell("rpi", "cnn", f"n{i}", "onnxruntime", Delegate("-", {}), 0, c.model_file, "n/a")
+          for i, c in enumerate(cells)]  # fmt: skip
+    mixed = [(base, c) for pair in zip(na, cells, strict=True) for c in pair]
+    runs = [[c for _, c in share if c.applicable] for _, share in split(config, mixed)]
+    assert [len(r) for r in runs] == [3, 2, 2]
 
     single = _farm(tmp_path, 'place = "pi5-1"\n')
     assert split(single, jobs) == [(single, jobs)]

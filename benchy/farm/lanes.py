@@ -1,9 +1,9 @@
 """A target that stands for several boards (`count = N`): its cells spread over them.
 
 Each cell goes to one board with all its repetitions (and with its partner cells of `benchy ab`),
-so what is compared stays paired on one board. Cells are dealt round-robin in the matrix's
-order, which spreads every model and variant over the boards. The rows keep the target's name;
-`place` and `board` columns say where each cell ran.
+so what is compared stays paired on one board. Cells that run are dealt round-robin in the
+matrix's order, which spreads every model and variant over the boards. The rows keep the
+target's name; `place` and `board` columns say where each cell ran.
 
 References: a variant's accuracy drop and agreement are measured against the model's reference
 variant on the same target, which may now run on another board (another thread). `References`
@@ -31,8 +31,10 @@ def split(config: TargetConfig, jobs: Sequence[J]) -> list[tuple[TargetConfig, l
     lanes = TARGET_KINDS[config.kind].lanes(config.options)
     if len(lanes) == 1:
         return [(dataclasses.replace(config, options=lanes[0]), list(jobs))]
-    order = list(dict.fromkeys(cell.key for _, cell in jobs))
-    lane_of = {key: i % len(lanes) for i, key in enumerate(order)}
+    lane_of: dict[tuple[str, ...], int] = {}
+    for applicable in (True, False):  # cells that run are dealt evenly; n/a rows are only written
+        keys = dict.fromkeys(c.key for _, c in jobs if c.applicable is applicable)
+        lane_of.update({key: i % len(lanes) for i, key in enumerate(keys)})
     shares: list[list[J]] = [[] for _ in lanes]
     for job in jobs:
         shares[lane_of[job[1].key]].append(job)
