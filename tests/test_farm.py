@@ -348,3 +348,17 @@ def test_targets_check_lists_places_and_holders(
     nothing = ssh_target(tmp_path / "x.toml", lab, boards, 'tags = { board = "rpi9" }')
     assert main(["targets", "check", str(nothing)]) == 3
     assert "0 of 3 places" in capsys.readouterr().err
+
+
+def test_clean_every_matching_board(
+    lab: Farm, boards: list[SshServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Last in this file: it removes the workdir the boards share here."""
+    target = ssh_target(tmp_path / "rpi.toml", lab, boards)
+    workdir = boards[0].dir.parent / "remote"
+    assert (workdir / ".benchy-workdir").exists()
+    assert main(["clean", "--target", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert f"pi-1: removed {workdir}" in out and "pi-2: nothing to clean" in out, out
+    assert not workdir.exists()
+    assert released(lab, "pi-1", "pi-2")

@@ -233,3 +233,16 @@ def test_labgrid_missing_says_how_to_get_it(tmp_path: Path, make_suite) -> None:
     cells = pd.read_parquet(out / "cells.parquet")
     error = cells[cells.status != "n/a"].error.iloc[0]
     assert "labgrid is not importable" in error and "pip install 'benchy[farm]'" in error
+
+
+@pytest.mark.parametrize("value", ["-oProxyCommand=touch /tmp/x", "pi;reboot", "a b", "$(id)", ""])
+def test_names_from_the_coordinator_are_checked(value: str) -> None:
+    """An exporter publishes a NetworkService's address and user name; ssh must not take one
+    for an option, nor a shell for syntax."""
+    from benchy.farm.coordinator import FarmError
+    from benchy.targets.labgrid import _checked
+
+    with pytest.raises(FarmError, match="refusing"):
+        _checked(value, "address", "pi-1")
+    for good in ("127.0.0.1", "pi5-1.lab.example", "fe80::1%eth0", "[::1]", "pi_user"):
+        assert _checked(good, "address", "pi-1") == good

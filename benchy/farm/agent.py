@@ -375,6 +375,8 @@ def main() -> int:
     except ImportError as exc:
         print(json.dumps({"ok": False, "error": f"labgrid is not importable: {exc}"}), flush=True)
         return 2
+    # stdout carries the protocol only: whatever labgrid prints goes to stderr with the logs.
+    protocol, sys.stdout = sys.stdout, sys.stderr
     agent = Agent()
     started = time.monotonic()
     try:
@@ -389,8 +391,8 @@ def main() -> int:
                 if request.get("op") == "quit":
                     break
                 reply = handle(agent, request)
-            sys.stdout.write(json.dumps(reply) + "\n")
-            sys.stdout.flush()
+            protocol.write(json.dumps(reply) + "\n")
+            protocol.flush()
     finally:
         agent.release_all()
         log.info("exiting after %.1f s", time.monotonic() - started)

@@ -16,6 +16,7 @@ never labgrid's SSHDriver defaults, which turn checking off.
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 import threading
 import time
@@ -48,6 +49,18 @@ ROLES: dict[str, type[Target]] = {"ssh": SshTarget, "serial": SerialTarget}
 BOARD_FACTS = ("board", "hostname", "kernel", "os", "python", "cpu_model", "cores", "ram_mb",
                "ssh", "dut_name", "dut_profile", "port")  # fmt: skip
 """A board's own facts kept per place in run.json (`boards`), beside the target's facts."""
+
+
+NAME = re.compile(r"[A-Za-z0-9_\[][A-Za-z0-9._:@%\[\]-]*")
+"""A host name, address or user name as the exporter publishes it; nothing ssh could take for
+an option (a leading "-") or a shell for syntax. The coordinator is trusted with less than that."""
+
+
+def _checked(value: Any, what: str, place: str) -> str:
+    text = str(value)
+    if not NAME.fullmatch(text):
+        raise FarmError(f"place {place}: refusing {what} {text!r} from the coordinator")
+    return text
 
 
 def _one(found: list[dict[str, Any]], cls: str, place: str) -> dict[str, Any]:
@@ -151,7 +164,7 @@ class LabgridTarget(Target):
         if isinstance(inner, SerialOptions):
             port = _one(found, "NetworkSerialPort", place)["params"]
             scheme = "socket" if port.get("protocol") == "raw" else "rfc2217"
-            url = f"{scheme}://{port['host']}:{port['port']}"
+            url = f"{scheme}://{_checked(port['host'], 'host', place)}:{int(port['port'])}"
             if scheme == "rfc2217":
                 url += "?ign_set_control"  # ser2net may refuse SET_CONTROL; benchy sets no lines
             baud = int(port.get("speed") or 115200)
@@ -159,13 +172,16 @@ class LabgridTarget(Target):
         service = _one(found, "NetworkService", place)["params"]
         if service.get("password"):
             log.info("%s: the place's NetworkService has a password; benchy uses keys only", place)
-        address, port_no = str(service["address"]), int(service.get("port") or 22)
+        address = _checked(service["address"], "address", place)
+        port_no = int(service.get("port") or 22)
         known_hosts = inner.known_hosts
         if place in self.opts.host_keys:
             keys = self.opts.host_keys[place]
             pinned = pinned_known_hosts(Path(self._dir.name), place, address, port_no, keys)
             known_hosts = str(pinned)
         user = inner.user or service.get("username") or None
+        if user is not None:
+            user = _checked(user, "user name", place)
         options = replace(inner, host=address, port=port_no, user=user, known_hosts=known_hosts)
         return SshTarget(self.name, options)
 
