@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .sshd import free_port
+from .sshd import apt_install, free_port
 
 LABGRID_SPEC = "labgrid>=26.0.1,<27"
 VENV = (
@@ -56,11 +56,7 @@ def ser2net_binary() -> str:
     )
     if found:
         return found
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-qq", "ser2net"]
-    if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, check=True)
-        subprocess.run(install, env=env, capture_output=True, check=True)
+    apt_install("ser2net")
     return shutil.which("ser2net") or "/usr/sbin/ser2net"
 
 

@@ -22,15 +22,20 @@ import psutil
 SSHD_CANDIDATES = ("/usr/sbin/sshd", "/usr/bin/sshd")
 
 
+def apt_install(package: str) -> None:
+    """Install a Debian package the tests need (as CI must), updating the lists if needed."""
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = ["apt-get", "install", "-y", "-qq", package]
+    if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, check=True)
+        subprocess.run(install, env=env, capture_output=True, check=True)
+
+
 def sshd_binary() -> str:
     for path in SSHD_CANDIDATES:
         if os.access(path, os.X_OK):
             return path
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-qq", "openssh-server"]
-    if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, check=True)
-        subprocess.run(install, env=env, capture_output=True, check=True)
+    apt_install("openssh-server")
     for path in SSHD_CANDIDATES:
         if os.access(path, os.X_OK):
             return path
