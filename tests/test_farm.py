@@ -24,8 +24,8 @@ from benchy.cli import main
 from benchy.serial import EMULATOR_NAME
 
 from .conftest import CNN_MODELS, MODELS, ROOT
-from .farm import Farm, Place, PowerSwitch, farm
-from .sshd import SshServer, ssh_available
+from .farm import Farm, Place, PowerSwitch, farm, labgrid_bin
+from .sshd import SshServer, free_port, ssh_available
 
 pytestmark = pytest.mark.skipif(not ssh_available(), reason="no OpenSSH client")
 
@@ -113,6 +113,21 @@ def released(lab: Farm, *places: str) -> bool:
     """None of these places is acquired, and no reservation is left."""
     held = lab.client("who", check=True).stdout.split()
     return not set(places) & set(held) and "Reservation" not in lab.reservations()
+
+
+def test_an_unreachable_coordinator_fails_the_target(tmp_path: Path, make_suite) -> None:  # type: ignore[no-untyped-def]
+    target = tmp_path / "rpi.toml"
+    target.write_text(
+        f'kind = "labgrid"\ncoordinator = "127.0.0.1:{free_port()}"\n{LOOPBACK}\n'
+        f'labgrid_python = "{labgrid_bin() / "python"}"\n'
+    )
+    out = tmp_path / "out"
+    assert (
+        main(["run", str(make_suite(SSH_SUITE)), "--target", str(target), "--out", str(out)]) == 3
+    )
+    cells = pd.read_parquet(out / "cells.parquet")
+    error = cells[cells.status != "n/a"].error.iloc[0]
+    assert error.startswith("target failed: cannot reach the labgrid coordinator at 127.0.0.1:")
 
 
 def test_example_suite_spread_over_two_boards(

@@ -64,8 +64,11 @@ class AgentError(Exception):
 
 
 def _grpc_details(exc: BaseException) -> str:
+    """A gRPC error's details, or the words of a labgrid error (without its "Error: ")."""
     details = getattr(exc, "details", None)
-    return str(details() if callable(details) else exc)
+    if callable(details):
+        return str(details())
+    return " ".join(str(a) for a in exc.args) or type(exc).__name__
 
 
 class Agent:
