@@ -85,6 +85,7 @@ class Coordinator:
         self.python, self.address = python, address
         self._lock = threading.Lock()
         self._channel: WorkerChannel | None = None
+        self._closed = False
         self.owner = ""
         self.labgrid_version = ""
         self.serial = ""
@@ -93,6 +94,8 @@ class Coordinator:
     def connect(self) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         with self._lock:
+            if self._closed:  # closed (Ctrl-C) before it started: start nothing
+                raise FarmError("the labgrid agent is closed")
             self._channel = WorkerChannel([self.python, str(AGENT_FILE)], env)
         reply = self.request("connect", address=self.address)
         self.owner, self.labgrid_version = reply["owner"], reply["labgrid"]
@@ -131,6 +134,6 @@ class Coordinator:
     def close(self) -> None:
         """Quit the agent: it releases whatever it still holds before it exits."""
         with self._lock:
-            channel, self._channel = self._channel, None
+            channel, self._channel, self._closed = self._channel, None, True
         if channel is not None:
             channel.close(wait_s=QUIT_S)

@@ -142,16 +142,19 @@ class LabgridTarget(Target):
         self.inner.open()
 
     def _acquire(self) -> None:
-        self.coordinator = Coordinator(self.opts.labgrid_python, self.opts.coordinator)
-        self.coordinator.connect()
-        self.lease = take(self.coordinator, self.opts, self.label, self._closing)
+        # A local name: close() (Ctrl-C, from another thread) may drop the attribute meanwhile;
+        # this agent then answers every request with FarmError, and quits releasing all.
+        coordinator = Coordinator(self.opts.labgrid_python, self.opts.coordinator)
+        self.coordinator = coordinator
+        coordinator.connect()
+        self.lease = lease = take(coordinator, self.opts, self.label, self._closing)
         if self.opts.power_cycle_before:
-            self._power_cycle(self.lease.place)
-        found = resources(self.coordinator, self.lease, self._closing)
-        self.inner = self._inner(found, self.lease.place)
+            self._power_cycle(coordinator, lease.place)
+        found = resources(coordinator, lease, self._closing)
+        self.inner = self._inner(found, lease.place)
 
-    def _power_cycle(self, place: str) -> None:
-        reply = self._coordinator().request(
+    def _power_cycle(self, coordinator: Coordinator, place: str) -> None:
+        reply = coordinator.request(
             "power", REQUEST_S + self.opts.power_off_s, place=place, action="cycle",
             off_s=self.opts.power_off_s,
         )  # fmt: skip
