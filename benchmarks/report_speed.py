@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WRITE = """
 import json, sys, time
 from pathlib import Path
-from benchy.runs import StoredRun
+from benchy.results.read import StoredRun
 from benchy.report.html import write_run_report
 run = StoredRun.load(Path(sys.argv[1]))
 t = time.perf_counter()

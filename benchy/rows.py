@@ -8,7 +8,7 @@ the dataset labels, the model hashes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,6 +156,12 @@ class RowBuilder:
         self._references: dict[tuple[str, str], Reference] = {}
         self._labels: dict[Path, np.ndarray] = {}
         self._hashes: dict[Path, str] = {}
+        self.wait_reference: Callable[[Cell], None] = lambda cell: None
+        """Set by the runner when a cell's reference may run on another board (a farm)."""
+
+    def has_reference(self, target: str, model: str) -> bool:
+        ref = self._references.get((target, model))
+        return ref is not None and ref.outputs is not None
 
     @property
     def references(self) -> dict[tuple[str, str], tuple[np.ndarray, float | None]]:
@@ -190,6 +196,7 @@ class RowBuilder:
             **base_row(cell),
             STATUS: result.get("status", "error"),
             "error": result.get("error"),
+            **(result.get("extra") or {}),  # where it failed (a farm: place, board)
         }
         tail = (result.get("log_tail") or "").strip()
         last = tail.splitlines()[-1][:300] if tail else ""
@@ -281,6 +288,8 @@ class RowBuilder:
         out.update({METRIC: q.metric, METRIC_VALUE: q.value})
         if classification:
             out[ACCURACY] = q.value
+        if cell.variant != model.reference:
+            self.wait_reference(cell)
         ref = self._references.setdefault((cell.target, cell.model), Reference())
         if cell.variant == model.reference and ref.outputs is None:
             ref.outputs, ref.metric_value = scores, q.value

@@ -15,12 +15,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from benchy.cellrequest import cell_request
 from benchy.config import Measure, Suite, TargetConfig
 from benchy.errors import BenchyError, TargetError
+from benchy.farm import lanes as farm
 from benchy.judge.budgets import Check
 from benchy.matrix import Cell
 from benchy.power.config import PowerConfig
@@ -92,6 +94,11 @@ Job = tuple[Side, Cell]
 """One cell of one side."""
 
 
+def _ref_group(side: Side, cell: Cell) -> tuple[int, str, str]:
+    """Whose reference a cell compares with: this side's, on its target, for its model."""
+    return (id(side), cell.target, cell.model)
+
+
 @dataclass
 class _Target:
     """One target's state for the run, shared by every side measured on it."""
@@ -118,14 +125,29 @@ class Runner:
         self._live: list[Target] = []
         self._lock = threading.Lock()
         self._recorded: set[tuple[int, CellKey]] = set()
+        self._refs = farm.References()  # reference cells other boards (lanes) still owe
+        self._lane = threading.local()  # .id: the lane (board) this thread runs
+        self._facts: dict[str, dict[str, Any]] = {}  # per target, every board's facts
         self.target_failed = False
         self.store_error: ResultsUnwritable | None = None
         """Set when the results folder stopped taking writes; the run was stopped."""
 
     def run(self) -> None:
+        # A lane is one device: a target, or one board of a farm target (labgrid, count = N).
+        lanes = [
+            lane for t in self.sides[0].plan.targets for lane in farm.split(t, self._jobs(t.name))
+        ]
+        for i, (_, jobs) in enumerate(lanes):
+            for side, cell in jobs:
+                if cell.applicable and cell.variant == side.plan.suite.models[cell.model].reference:
+                    self._refs.expect(_ref_group(side, cell), cell, i)
+        for side in self.sides:
+            side.rows.wait_reference = partial(self._wait_reference, side)
         threads = [
-            threading.Thread(target=self._guarded, args=(t,), name=f"target-{t.name}", daemon=True)
-            for t in self.sides[0].plan.targets
+            threading.Thread(
+                target=self._guarded, args=(i, t, jobs), name=f"target-{t.name}-{i}", daemon=True
+            )
+            for i, (t, jobs) in enumerate(lanes)
         ]
         for t in threads:
             t.start()
@@ -164,8 +186,14 @@ class Runner:
             jobs += [(side, c) for c in cells.values()]  # cells only a partner has
         return jobs
 
-    def _guarded(self, config: TargetConfig) -> None:
-        jobs = self._jobs(config.name)
+    def _wait_reference(self, side: Side, cell: Cell) -> None:
+        """A cell's reference variant may run on another board: wait until it is in (or no
+        other board will run it)."""
+        ready = partial(side.rows.has_reference, cell.target, cell.model)
+        self._refs.wait(_ref_group(side, cell), self._lane.id, ready, self._stop)
+
+    def _guarded(self, lane: int, config: TargetConfig, jobs: list[Job]) -> None:
+        self._lane.id = lane
         try:
             self._run_target(config, jobs)
         except Exception as exc:  # a bug must not hang the run or lose its cells
@@ -176,6 +204,8 @@ class Runner:
             for side, cell in jobs:
                 if (id(side), cell.key) not in self._recorded and not self._stop.is_set():
                     self._record(side, cell, side.rows.not_run(cell, why))
+        finally:
+            self._refs.lane_over(lane)  # no cell waits for what this lane will not run
 
     def _failed(self) -> None:
         self.target_failed = True
@@ -184,6 +214,7 @@ class Runner:
 
     def _record(self, side: Side, cell: Cell, record: CellRecord) -> None:
         self._recorded.add((id(side), record.key))
+        self._refs.done(_ref_group(side, cell), cell)
         side.checks[record.key] = record.checks
         try:
             side.store.add(record.row, record.tables)
@@ -204,8 +235,11 @@ class Runner:
         try:
             device.open()
             facts = device.facts()
-            for side in self.sides:
-                side.store.set_facts(config.name, facts)
+            with self._lock:  # the boards of one target add up to its facts
+                facts = farm.merge_facts(self._facts.get(config.name), facts)
+                self._facts[config.name] = facts
+                for side in self.sides:
+                    side.store.set_facts(config.name, facts)
             files = {c.model_file for _, c in jobs}
             for side in self.sides:
                 files |= {m.dataset for m in side.plan.suite.models.values() if m.dataset}

@@ -16,7 +16,7 @@ from benchy.power.config import PowerConfig
 from benchy.power.ppk2 import HOST_METERS
 from benchy.report.markup import plain
 from benchy.targets import TARGET_KINDS
-from benchy.targets.base import Target
+from benchy.targets.base import Survey, Target
 
 FACTS = ("board", "cpu_model", "cores", "cpu_max_mhz", "governor", "ram_mb", "os", "kernel",
          "machine", "python", "numpy", "temp_c", "throttled", "ssh", "workdir")  # fmt: skip
@@ -59,6 +59,9 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_check(args: argparse.Namespace, console: Console) -> int:
     cfg = load_target(args.target)
+    survey = TARGET_KINDS[cfg.kind].survey(cfg.options)  # [farm] shared boards: list, take none
+    if survey is not None:
+        return _print_survey(console, survey)
     target = TARGET_KINDS[cfg.kind](cfg.name, cfg.options)
     power: PowerConfig | None = getattr(cfg.options, "power", None)
     try:
@@ -80,6 +83,15 @@ def cmd_check(args: argparse.Namespace, console: Console) -> int:
     return _runtimes(
         console, facts.get("runtimes") or {}, getattr(cfg.options, "python", "python3")
     )
+
+
+def _print_survey(console: Console, survey: Survey) -> int:
+    table = Table(*survey.columns, title=survey.title, header_style="bold")
+    for row in survey.rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(survey.summary, markup=False)
+    return exitcodes.PASS
 
 
 def _power(target: Target, power: PowerConfig) -> str:

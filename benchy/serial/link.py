@@ -54,13 +54,14 @@ class SerialLink:
         self._closing = False
         device = resolve(self.spec)
         try:
-            self._port = serial.Serial(
-                device,
-                self.baud,
-                timeout=POLL_S,
-                write_timeout=WRITE_TIMEOUT_S,
-                exclusive=True,
-            )
+            # A device path, or a pyserial URL (rfc2217://host:port, socket://host:port) for a
+            # port served over the network, e.g. by a labgrid exporter's ser2net. The timeout is
+            # set once here, never per read: with plain pyserial every change of an RFC2217
+            # port's timeout renegotiates the port (labgrid's fork skips that; see the farm notes).
+            # A local port is opened exclusively with a write deadline; pyserial's network
+            # ports take neither (the TCP connection is the write bound).
+            local = {} if "://" in device else {"write_timeout": WRITE_TIMEOUT_S, "exclusive": True}
+            self._port = serial.serial_for_url(device, self.baud, timeout=POLL_S, **local)
         except (serial.SerialException, OSError, ValueError) as exc:
             raise PortUnavailable(f"cannot open serial port {device}: {exc}") from None
         self.device = device

@@ -16,7 +16,7 @@ def register(cls: type[Target]) -> type[Target]:
 
 
 def _load_builtin() -> None:
-    from benchy.targets import local, serial, ssh  # noqa: F401  (registration side effect)
+    from benchy.targets import labgrid, local, serial, ssh  # noqa: F401  (registration)
 
 
 _load_builtin()

@@ -33,6 +33,18 @@ class Cooldown:
 COOLDOWN_KEYS = ("cooldown_below_c", "cooldown_max_wait_s")
 
 
+@dataclass(frozen=True)
+class Survey:
+    """What a target that stands for shared devices (a board farm) has, and who holds them:
+    `benchy targets check` shows it instead of taking a device."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    summary: str
+    ok: bool
+
+
 class Target(ABC):
     """A device benchy can measure on. Subclasses register with `benchy.targets.register`."""
 
@@ -56,6 +68,19 @@ class Target(ABC):
         (the default) run everything but MCU firmware."""
         if runtime == "tflm":
             return "runtime tflm is MCU firmware: it runs on serial targets only"
+        return None
+
+    @classmethod
+    def lanes(cls, options: Any) -> list[Any]:
+        """One options object per device this target file stands for; the runner spreads the
+        target's cells over them, one thread each. A board farm target with `count = N` is N
+        boards (benchy/targets/labgrid.py); every other target is one device."""
+        return [options]
+
+    @classmethod
+    def survey(cls, options: Any) -> Survey | None:
+        """For shared devices: list them without taking one (see Survey). None: `targets check`
+        opens the target instead."""
         return None
 
     @abstractmethod

@@ -108,9 +108,9 @@ class WorkerChannel:
             if len(self._buf) > MAX_LINE:
                 raise TargetError("worker reply exceeds the line limit")
 
-    def close(self) -> None:
-        """Stop the worker (asked first, killed if it does not go). Safe to call twice, and
-        from another thread while a request waits."""
+    def close(self, wait_s: float = 2.0) -> None:
+        """Stop the worker (asked first, killed if it does not go within `wait_s`). Safe to call
+        twice, and from another thread while a request waits."""
         with self._lock:
             if self.closed:
                 return
@@ -120,7 +120,7 @@ class WorkerChannel:
                 assert self.proc.stdin is not None
                 self.proc.stdin.write(b'{"op": "quit"}\n')
                 self.proc.stdin.close()
-                self.proc.wait(timeout=2)
+                self.proc.wait(timeout=wait_s)
             except (OSError, ValueError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()

@@ -80,6 +80,37 @@ def _baud(table: Table) -> int:
     return baud
 
 
+def parse_serial_options(table: Table, port: PortSpec) -> SerialOptions:
+    """The serial keys of a target file but the port: from the file (`_port`), or from a farm's
+    NetworkSerialPort (benchy/targets/labgrid.py)."""
+    name = table.data.get("name")
+    target = name if isinstance(name, str) and name else Path(table.file).stem
+    client = ClientSettings(
+        timeout_s=table.number("timeout_s", 5.0, minimum=0, above=True),
+        retries=table.number("retries", 3, integer=True, minimum=0),
+        chunk_bytes=table.number("chunk_bytes", 31, integer=True, minimum=1),
+        window=table.number("upload_window", 1, integer=True, minimum=1),
+        verify=table.boolean("verify", False),
+    )
+    if client.chunk_bytes > MAX_CHUNK_BYTES:
+        raise table.error(
+            "chunk_bytes",
+            f"expected at most {MAX_CHUNK_BYTES} (the DUT's command buffer is 80 characters)"
+            f", got {client.chunk_bytes}",
+        )
+    return SerialOptions(
+        target=target,
+        port=port,
+        baud=_baud(table),
+        protocol=table.string("protocol", "mlperf-tiny", choices=PROTOCOLS),
+        model=table.string("model"),
+        variant=table.string("variant"),
+        client=client,
+        reconnect_s=table.number("reconnect_s", 10.0, minimum=0),
+        results=table.string("results", "float", choices=("float", "quantized")),
+    )
+
+
 @register
 class SerialTarget(Target):
     kind = "serial"
@@ -102,32 +133,7 @@ class SerialTarget(Target):
 
     @classmethod
     def parse_options(cls, table: Table) -> SerialOptions:
-        name = table.data.get("name")
-        target = name if isinstance(name, str) and name else Path(table.file).stem
-        client = ClientSettings(
-            timeout_s=table.number("timeout_s", 5.0, minimum=0, above=True),
-            retries=table.number("retries", 3, integer=True, minimum=0),
-            chunk_bytes=table.number("chunk_bytes", 31, integer=True, minimum=1),
-            window=table.number("upload_window", 1, integer=True, minimum=1),
-            verify=table.boolean("verify", False),
-        )
-        if client.chunk_bytes > MAX_CHUNK_BYTES:
-            raise table.error(
-                "chunk_bytes",
-                f"expected at most {MAX_CHUNK_BYTES} (the DUT's command buffer is 80 characters)"
-                f", got {client.chunk_bytes}",
-            )
-        return SerialOptions(
-            target=target,
-            port=_port(table),
-            baud=_baud(table),
-            protocol=table.string("protocol", "mlperf-tiny", choices=PROTOCOLS),
-            model=table.string("model"),
-            variant=table.string("variant"),
-            client=client,
-            reconnect_s=table.number("reconnect_s", 10.0, minimum=0),
-            results=table.string("results", "float", choices=("float", "quantized")),
-        )
+        return parse_serial_options(table, _port(table))
 
     @classmethod
     def refuses(cls, options: Any, model: str, variant: str, runtime: str) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import shlex
 import subprocess
 import tempfile
@@ -166,6 +167,32 @@ def _host(table: Table) -> str:
     return host
 
 
+def parse_ssh_options(table: Table, host: str | None = None) -> SshOptions:
+    """The ssh keys of a target file. `host` is the file's own key, unless given: a farm target
+    (benchy/targets/labgrid.py) learns it from the place's NetworkService."""
+    for secret in ("password", "passphrase"):
+        if secret in table:
+            raise table.error(secret, "passwords do not belong in TOML; use an SSH key")
+    d = SshOptions(host="")
+    workdir = table.string("workdir", d.workdir)
+    if workdir.strip("/") in ("", ".", "~") or ".." in workdir.split("/"):
+        raise table.error("workdir", f'refusing "{workdir}": benchy deletes it on clean')
+    return SshOptions(
+        host=_host(table) if host is None else host,
+        user=table.string("user", None),
+        port=table.number("port", None, integer=True, minimum=1),
+        identity_file=table.string("identity_file", None),
+        python=table.string("python", d.python),
+        workdir=workdir,
+        connect_timeout_s=table.number("connect_timeout_s", d.connect_timeout_s, above=True,
+                                       minimum=0),
+        known_hosts=table.string("known_hosts", None),
+        ssh_config=table.string("ssh_config", None),
+        cooldown=Cooldown.parse(table),
+        power=PowerConfig.parse(table),
+    )  # fmt: skip
+
+
 @register
 class SshTarget(WorkerTarget):
     kind = "ssh"
@@ -177,27 +204,7 @@ class SshTarget(WorkerTarget):
 
     @classmethod
     def parse_options(cls, table: Table) -> SshOptions:
-        for secret in ("password", "passphrase"):
-            if secret in table:
-                raise table.error(secret, "passwords do not belong in TOML; use an SSH key")
-        d = SshOptions(host="")
-        workdir = table.string("workdir", d.workdir)
-        if workdir.strip("/") in ("", ".", "~") or ".." in workdir.split("/"):
-            raise table.error("workdir", f'refusing "{workdir}": benchy deletes it on clean')
-        return SshOptions(
-            host=_host(table),
-            user=table.string("user", None),
-            port=table.number("port", None, integer=True, minimum=1),
-            identity_file=table.string("identity_file", None),
-            python=table.string("python", d.python),
-            workdir=workdir,
-            connect_timeout_s=table.number("connect_timeout_s", d.connect_timeout_s, above=True,
-                                           minimum=0),
-            known_hosts=table.string("known_hosts", None),
-            ssh_config=table.string("ssh_config", None),
-            cooldown=Cooldown.parse(table),
-            power=PowerConfig.parse(table),
-        )  # fmt: skip
+        return parse_ssh_options(table)
 
     def __init__(self, name: str, options: SshOptions) -> None:
         super().__init__(name, options)
@@ -236,7 +243,7 @@ class SshTarget(WorkerTarget):
             if remote not in self._missing([remote]):
                 continue
             log.info("%s: uploading %s (%d bytes)", self.name, local.name, local.stat().st_size)
-            tmp = f"{remote}.part"
+            tmp = f"{remote}.part-{secrets.token_hex(4)}"  # two boards of a farm may share a disk
             script = f"cat > {shlex.quote(tmp)} && mv {shlex.quote(tmp)} {shlex.quote(remote)}"
             self.ssh.run(["sh", "-c", script], data=local.read_bytes(), timeout=600)
 
