@@ -40,7 +40,12 @@ def _venv(path: Path, *packages: str, system: bool = False) -> Path:
         flags = ["--system-site-packages"] if system else []
         subprocess.run([sys.executable, "-m", "venv", *flags, str(path)], check=True)
         for package in packages:
-            subprocess.run([str(python), "-m", "pip", "install", "-q", package], check=True)
+            # --ignore-installed: the venv gets its own copy even when the environment it sees
+            # (system site packages) already has a `serial` package of either kind.
+            subprocess.run(
+                [str(python), "-m", "pip", "install", "-q", "--ignore-installed", package],
+                check=True,
+            )
     return python
 
 
@@ -116,7 +121,7 @@ def test_benchy_serial_code_runs_on_either(
     tmp_path: Path,
     make_suite,  # type: ignore[no-untyped-def]
 ) -> None:
-    python = _venv(CACHE / f"serial-{dist}-{TAG}", DISTS[dist], system=True)
+    python = _venv(CACHE / f"serial-{dist}-{TAG}-own", DISTS[dist], system=True)
     version = {"pyserial": "3.5", "pyserial-labgrid": "3.5.0.2"}[dist]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     active = subprocess.run(
