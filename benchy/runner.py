@@ -39,12 +39,21 @@ log = logging.getLogger(__name__)
 
 
 class Events(Protocol):
-    def cell_started(self, cell: Cell) -> None: ...
-    def cell_finished(self, cell: Cell, row: dict[str, Any]) -> None: ...
+    def cell_started(self, cell: Cell) -> None:
+        """A repetition of the cell is about to run."""
+
+    def repetition_finished(self, cell: Cell) -> None:
+        """A repetition of the cell ran (the cell is not finished until all have)."""
+
+    def cell_finished(self, cell: Cell, row: dict[str, Any]) -> None:
+        """The cell's row is stored."""
 
 
 class NoEvents:
     def cell_started(self, cell: Cell) -> None:
+        pass
+
+    def repetition_finished(self, cell: Cell) -> None:
         pass
 
     def cell_finished(self, cell: Cell, row: dict[str, Any]) -> None:
@@ -309,6 +318,7 @@ class Runner:
                 if result.get("status") != "ok":
                     continue
                 part.results.append(result)
+                self.events.repetition_finished(cell)
                 if len(part.results) == reps:
                     open_jobs.remove(job)
                     del side.partial[cell.key]

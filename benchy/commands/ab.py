@@ -77,7 +77,8 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
     candidate = Side(Plan(new_suite, measure, tuple(targets), tuple(matrix(new_suite, targets))),
                      stores["candidate"])  # fmt: skip
     try:
-        with LiveProgress(console, [*base.plan.cells, *candidate.plan.cells]) as progress:
+        cells = [*base.plan.cells, *candidate.plan.cells]
+        with LiveProgress(console, cells, measure.repetitions) as progress:
             Runner([base, candidate], progress).run()
     except KeyboardInterrupt as stop:
         code = interrupts.exit_code(stop)

@@ -54,6 +54,9 @@ def add_parser(sub: Any) -> None:
     )
     run.add_argument("--quick", action="store_true", help="few samples: for CI smoke runs")
     run.add_argument("--dry-run", action="store_true", help="print the matrix and exit")
+    run.add_argument(
+        "--show-na", action="store_true", help="list the pairs that cannot apply, one by one"
+    )
     add_gate_arguments(run)
     run.add_argument(
         "--baseline",
@@ -195,7 +198,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     )
     runner = Runner([side])
     try:
-        with LiveProgress(console, todo) as progress:
+        done = {k: len(p.results) for k, p in side.partial.items()}
+        with LiveProgress(console, todo, measure.repetitions, done) as progress:
             runner.events = progress
             runner.run()
     except KeyboardInterrupt as stop:
@@ -214,7 +218,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                       f"{len(rows)} finished cells kept in {plain(out)}")  # fmt: skip
         return code
     cells_now = cells_frame(rows)
-    print_report(console, cells_now, f"{suite.name} — {out}", suite.rank_by)
+    print_report(console, cells_now, f"{suite.name} — {out}", suite.rank_by, args.show_na)
     comparison = None
     if baseline is not None:
         comparison = compare_runs(baseline, StoredRun.load(out), suite.gate)

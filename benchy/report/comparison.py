@@ -8,10 +8,13 @@ import math
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from benchy.judge.compare import Comparison
 from benchy.judge.result import LABELS, VERDICTS, Result
+from benchy.report.figures import latency_text
 from benchy.report.markup import plain, styled
+from benchy.report.table import fit_widths
 
 STYLE = {
     "regressed": "bold red",
@@ -33,7 +36,7 @@ def value_text(result: Result, value: float | None) -> str:
     if value is None:
         return "–"
     if result.metric in ("p50", "p90", "p99"):
-        return f"{value * 1000:.3g} µs" if value < 1 else f"{value:.3g} ms"
+        return latency_text(value)
     if result.metric.endswith("memory"):
         return f"{value:.1f} MiB"
     if result.metric == "energy":
@@ -67,28 +70,43 @@ def sort_key(result: Result) -> tuple[int, float]:
     return rank, -(result.low if result.low is not None and math.isfinite(result.low) else 0.0)
 
 
-def results_table(comparison: Comparison, show_all: bool = False) -> Table:
+NOTE_MIN = 24  # the note column wraps; it keeps at least this much room
+DROP = {"δ": 0, "base": 1, "new": 2, "runtime ×threads": 3}
+"""Columns a narrow terminal leaves out, first to last; the verdict always stays whole."""
+
+
+def results_table(
+    comparison: Comparison, show_all: bool = False, width: int | None = None
+) -> Table:
     rows = sorted(comparison.results, key=sort_key)
     if not show_all:
         rows = [r for r in rows if r.verdict not in QUIET]
-    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
     many = len({r.cell.target for r in comparison.results}) > 1
     heads = (["target"] if many else []) + ["model", "variant", "runtime ×threads", "metric"]
     heads += ["base", "new", f"shift [{comparison.gate.confidence:.0%} CI]", "δ", "verdict"]
-    heads += ["note"]
-    for head in heads:
-        right = head in ("base", "new", "δ") or head.startswith("shift")
-        table.add_column(head, justify="right" if right else "left", no_wrap=head != "note")
-    for r in rows:
-        c = r.cell
-        values = [c.target] if many else []
-        values += [c.model, c.variant, c.setup() if c.runtime else ""]
-        values += [LABELS.get(r.metric, r.metric), value_text(r, r.base), value_text(r, r.new)]
-        values += [shift_text(r), delta_text(r)]
+    cells = [_row(r, many) for r in rows]
+    widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(heads)]
+    room = None if width is None else width - NOTE_MIN - 3  # the note and its gap
+    kept = fit_widths(widths, [DROP.get(h) for h in heads], room)
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    for i in kept:
+        right = heads[i] in ("base", "new", "δ") or heads[i].startswith("shift")
+        table.add_column(heads[i], justify="right" if right else "left", no_wrap=True)
+    table.add_column("note", no_wrap=False, min_width=min(NOTE_MIN, width or NOTE_MIN))
+    for r, values in zip(rows, cells, strict=True):
         note = "; ".join(filter(None, [r.note, *r.context]))
-        table.add_row(*(plain(v) for v in values), styled(r.verdict, STYLE.get(r.verdict, "")),
-                      plain(note))  # fmt: skip
+        shown = [Text(values[i]) for i in kept[:-1]]  # the verdict, last, is styled
+        shown.append(Text(r.verdict, style=STYLE.get(r.verdict, "")))
+        table.add_row(*shown, Text(note))
     return table
+
+
+def _row(r: Result, many: bool) -> list[str]:
+    c = r.cell
+    values = [c.target] if many else []
+    values += [c.model, c.variant, c.setup() if c.runtime else ""]
+    values += [LABELS.get(r.metric, r.metric), value_text(r, r.base), value_text(r, r.new)]
+    return [*values, shift_text(r), delta_text(r), r.verdict]
 
 
 def counts_line(comparison: Comparison) -> str:
@@ -120,9 +138,14 @@ def print_comparison(console: Console, comparison: Comparison, show_all: bool = 
             console.print(f"  {d.text()}", markup=False, highlight=False, soft_wrap=True)
     else:
         console.print("[dim]the two runs differ in nothing benchy records but time[/]")
-    table = results_table(comparison, show_all)
+    table = results_table(comparison, show_all, console.width)
     if table.row_count:
         console.print(table)
+        console.print(
+            "[dim]base and new: each cell's figure over all its samples pooled; shift: the "
+            "Hodges–Lehmann shift of the per-repetition values with its CI — a pooled figure "
+            "that barely moves can sit beside a large shift when repetitions disagree[/]"
+        )
     quiet = [r for r in comparison.results if r.verdict in QUIET]
     if quiet and not show_all:
         console.print(

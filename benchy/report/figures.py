@@ -21,7 +21,15 @@ def latency_text(ms: Any) -> str:
     if not is_number(ms):
         return "–"
     factor, unit = latency_unit(float(ms))
-    return f"{float(ms) * factor:.3g} {unit}"
+    return f"{sig(float(ms) * factor)} {unit}"
+
+
+def sig(value: float) -> str:
+    """Three significant digits without scientific notation: 0.00301, 0.84, 12.3, 999, 1234."""
+    if value == 0 or abs(value) >= 100:
+        return f"{value:.0f}"
+    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
+    return f"{value:.{decimals}f}"
 
 
 def number_text(value: Any, unit: str = "", digits: int = 3) -> str:

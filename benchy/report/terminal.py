@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
 import pandas as pd
-from rich import box
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -18,41 +16,30 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from benchy.matrix import Cell
+from benchy.report.figures import latency_text
 from benchy.report.markup import plain, styled
 from benchy.report.select import best_per_target
+from benchy.report.table import STYLE, cells_table
 from benchy.results.read import records
 from benchy.results.schema import CellKey
 
 _FILE_MISMATCH = re.compile(r" does not run \.\w+ files$")
-ENERGY_COLUMNS = {
-    "active_power_mw": ("active mW", "{:.0f}"),
-    "energy_per_inference_mj": ("mJ/inf", "{:.3g}"),
-    "battery_life_hours": ("battery h", "{:.0f}"),
-}
-"""Shown only when some cell has them (a power source, an [energy] duty cycle)."""
-
-OPTIONAL_COLUMNS = {"agreement": ("agree %", "{:.1f}"), **ENERGY_COLUMNS}
-"""Shown after "drop" when some cell has them: agreement with the reference's top-1 (derived
-variants, issue 13: the table is the quantization trade-off), then the energy columns."""
-
-STYLE = {
-    "pass": "green",
-    "fail": "red",
-    "error": "bold red",
-    "n/a": "dim",
-    "unavailable": "yellow",
-    "inconclusive": "yellow",
-}
 
 
 class LiveProgress:
-    """Progress bars over the matrix: one per target (targets run at the same time), each with
-    cells done/total, the cell being measured and an ETA."""
+    """Progress bars over the matrix: one per target (targets run at the same time), counting
+    repetitions — the unit of work — so the ETA moves from the first round on; the cell being
+    measured beside it."""
 
-    def __init__(self, console: Console, cells: list[Cell]) -> None:
+    def __init__(
+        self,
+        console: Console,
+        cells: list[Cell],
+        repetitions: int = 1,
+        done: dict[CellKey, int] | None = None,
+    ) -> None:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -64,13 +51,23 @@ class LiveProgress:
             console=console,
             transient=True,
         )
+        self.repetitions = repetitions
+        self.counted: dict[tuple[int, CellKey], int] = {}
+        done = done or {}
         self.tasks: dict[str, TaskID] = {}
-        for cell in cells:
-            if cell.target not in self.tasks:
-                total = sum(c.target == cell.target for c in cells)
-                self.tasks[cell.target] = self.progress.add_task(
-                    plain(cell.target), total=total, cell=""
-                )
+        for target in dict.fromkeys(c.target for c in cells):
+            mine = [c for c in cells if c.target == target]
+            total = sum(self._work(c) for c in mine)
+            already = sum(done.get(c.key, 0) for c in mine if c.applicable)
+            self.tasks[target] = self.progress.add_task(
+                plain(target), total=total, completed=already, cell=""
+            )
+        for c in cells:
+            if c.applicable and done.get(c.key):
+                self.counted[(id(c), c.key)] = done[c.key]
+
+    def _work(self, cell: Cell) -> int:
+        return self.repetitions if cell.applicable else 1
 
     def __enter__(self) -> LiveProgress:
         self.progress.start()
@@ -83,8 +80,12 @@ class LiveProgress:
         title = cell.key.title(target=False)
         self.progress.update(self.tasks[cell.target], cell=title)
 
+    def repetition_finished(self, cell: Cell) -> None:
+        self._advance(cell, 1)
+
     def cell_finished(self, cell: Cell, row: dict[str, Any]) -> None:
-        self.progress.advance(self.tasks[cell.target])
+        # A cell that failed, or did not apply, ends with the work it will not do.
+        self._advance(cell, self._work(cell) - self.counted.get((id(cell), cell.key), 0))
         if row["verdict"] in ("error", "fail"):
             why = row["error"] or row["failed_budgets"]
             self.progress.console.print(
@@ -92,111 +93,38 @@ class LiveProgress:
                 f"{plain(cell.key.title())}: {plain(why)}"
             )
 
-
-def _num(value: Any, fmt: str = "{:.3f}") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    return fmt.format(value)
-
-
-def _latency_unit(rows: list[dict[str, Any]]) -> tuple[str, float]:
-    worst = max((r.get("latency_p99_ms") or 0.0 for r in rows), default=0.0)
-    return ("µs", 1000.0) if worst < 1.0 else ("ms", 1.0)
+    def _advance(self, cell: Cell, steps: int) -> None:
+        key = (id(cell), cell.key)
+        self.counted[key] = self.counted.get(key, 0) + steps
+        if steps > 0:
+            self.progress.advance(self.tasks[cell.target], steps)
 
 
-def cells_table(cells: pd.DataFrame, title: str) -> Table:
-    """One row per cell that ran (not-applicable pairs are summarised separately)."""
-    rows = [r for r in records(cells) if r["status"] != "n/a"]
-    many_targets = len({r["target"] for r in rows}) > 1
-    unit, scale = _latency_unit(rows)
-    metric_names = {r["metric"] for r in rows if r.get("metric")}
-    metric_head = "acc %" if metric_names <= {"accuracy"} else "/".join(sorted(metric_names))
-    table = Table(
-        title=plain(title),
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        title_justify="left",
-    )
-    columns = ["target"] if many_targets else []
-    columns += [
-        "model",
-        "variant",
-        "runtime ×threads",
-        f"p50 {unit}",
-        f"p90 {unit}",
-        f"p99 {unit}",
-        "RSS MB",
-        "model MB",
-        "size KB",
-        metric_head,
-        "drop",
-    ]
-    optional = [c for c in OPTIONAL_COLUMNS if any(r.get(c) is not None for r in rows)]
-    columns += [OPTIONAL_COLUMNS[c][0] for c in optional]
-    columns.append("verdict")
-    for name in columns:
-        numeric = name != "verdict" and name not in (
-            "target",
-            "model",
-            "variant",
-            "runtime ×threads",
-        )
-        table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
-    for r in rows:
-        verdict = r["verdict"]
-        applied = (r.get("delegate_applied") or "").split(" (")[0]
-        delegate = r["delegate"] if applied in ("", r["delegate"]) else f"{r['delegate']}→{applied}"
-        values = [plain(r["target"])] if many_targets else []
-        values += [
-            plain(r["model"]),
-            plain(r["variant"]),
-            plain(f"{r['runtime']}/{delegate} ×{r['threads']}"),
-            *(_sig(_scaled(r.get(f"latency_{p}_ms"), scale)) for p in ("p50", "p90", "p99")),
-            _num(r.get("peak_rss_mb"), "{:.1f}"),
-            _num(r.get("model_memory_mb"), "{:.1f}"),
-            _num(r.get("model_size_kb"), "{:.1f}"),
-            _num(r.get("metric_value"), "{:.1f}"),
-            _num(r.get("accuracy_drop"), "{:+.1f}"),
-            *(_num(r.get(c), OPTIONAL_COLUMNS[c][1]) for c in optional),
-            styled(verdict, STYLE.get(verdict, "")),
-        ]
-        table.add_row(*values)
-    return table
-
-
-def _sig(value: float | None) -> str:
-    """Three significant digits without scientific notation: 0.00301, 0.84, 12.3, 1234."""
-    if value is None:
-        return "–"
-    if value == 0 or abs(value) >= 100:
-        return f"{value:.0f}"
-    decimals = max(0, 2 - math.floor(math.log10(abs(value))))
-    return f"{value:.{decimals}f}"
-
-
-def _scaled(value: float | None, scale: float) -> float | None:
-    return None if value is None else value * scale
-
-
-def notes(cells: pd.DataFrame) -> list[str]:
-    """Why cells failed or did not run, one line each; not-applicable pairs folded into one line."""
+def notes(cells: pd.DataFrame, show_na: bool = False) -> list[str]:
+    """Why cells failed or did not run, one line each; the pairs that cannot apply in one line
+    with their count (`show_na` lists them)."""
     lines: list[str] = []
     na: dict[str, list[str]] = {}
     for r in records(cells):
         if r["status"] == "n/a":
             reason = str(r.get("error") or "")
-            # Runtime/file mismatches fold into one line; a target's own reasons (an MCU holds
-            # one model) are shown as they are.
+            # Runtime/file mismatches fold together; a target's own reasons (an MCU holds one
+            # model) are kept apart.
             if not reason or _FILE_MISMATCH.search(reason):
-                reason = "runtime does not take the file"
+                reason = "the runtime does not take the file"
             na.setdefault(reason, []).append(f"{r['model']}/{r['variant']} on {r['runtime']}")
         elif r["verdict"] != "pass":
             why = r.get("failed_budgets") or r.get("error") or ""
             verdict = styled(r["verdict"], STYLE.get(r["verdict"], ""))
             lines.append(f"{verdict} {plain(CellKey.of(r).title())}: {plain(why)}")
-    for reason, pairs in na.items():
-        lines.append(styled(f"not applicable ({reason}): {', '.join(pairs)}", "dim"))
+    if na and show_na:
+        for reason, pairs in na.items():
+            lines.append(styled(f"not applicable ({reason}): {', '.join(pairs)}", "dim"))
+    elif na:
+        count = sum(len(p) for p in na.values())
+        reasons = "; ".join(f"{len(p)}: {reason}" for reason, p in na.items())
+        text = f"{count} pairs not applicable ({reasons}); --show-na lists them"
+        lines.append(styled(text, "dim"))
     return lines
 
 
@@ -229,14 +157,19 @@ def _show_value(column: str, value: float) -> str:
         column.removesuffix("_ms").removesuffix("_mb").removesuffix("_kb").replace("latency_", "")
     )
     if column.endswith("_ms"):
-        return f"{name} {value * 1000:.1f} µs" if value < 1 else f"{name} {value:.2f} ms"
+        return f"{name} {latency_text(value)}"
     unit = "MB" if column.endswith("_mb") else "KB"
     return f"{name} {value:.1f} {unit}"
 
 
-def print_report(console: Console, cells: pd.DataFrame, title: str, rank_by: str) -> None:
-    console.print(cells_table(cells, title))
-    for line in notes(cells):
+def print_report(
+    console: Console, cells: pd.DataFrame, title: str, rank_by: str, show_na: bool = False
+) -> None:
+    table, note = cells_table(cells, title, console.width)
+    console.print(table)
+    if note:
+        console.print(styled(note, "dim"))
+    for line in notes(cells, show_na):
         console.print(line)
     for line in best_lines(cells, rank_by):
         console.print(line)
