@@ -14,6 +14,15 @@ from typing import Any
 from benchy.datasets import dataset_problem
 from benchy.derive.spec import CalibrationSpec, DeriveSpec, parse_calibration, parse_derive
 from benchy.errors import ConfigError
+from benchy.inputs.config import (
+    INPUT_KEYS,
+    InputsConfig,
+    InputSpec,
+    Place,
+    parse_inputs,
+    parse_legacy_input,
+)
+from benchy.inputs.plan import check_model
 from benchy.power.config import EnergySettings
 from benchy.runtimes import RUNTIMES, Delegate
 from benchy.tomltable import Table, load_toml
@@ -36,7 +45,6 @@ BUDGET_KEYS = {
 
 FLOOR_BUDGETS = {"accuracy_min", "battery_life_hours_min"}
 METRICS = ("accuracy", "top_k", "mae", "rmse")
-DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32", "int64")
 FILTER_KEYS = ("target", "model", "variant", "runtime", "delegate", "threads")
 RANK_COLUMNS = (
     "latency_p50_ms",
@@ -115,16 +123,6 @@ class Gate:
 
 
 @dataclass(frozen=True)
-class InputSpec:
-    kind: str  # "dataset" | "random"
-    low: float = 0.0
-    high: float = 1.0
-    seed: int = 0
-    shape: tuple[int, ...] | None = None
-    dtype: str | None = None
-
-
-@dataclass(frozen=True)
 class Model:
     name: str
     variants: dict[str, Path]
@@ -142,6 +140,8 @@ class Model:
     derive: tuple[DeriveSpec, ...] = ()
     calibration: CalibrationSpec | None = None
     derive_errors: dict[str, str] = field(default_factory=dict)
+    # inputs (issue 11): named inputs, dims, output, feedback, signature (benchy/inputs/)
+    inputs: InputsConfig = field(default_factory=lambda: InputsConfig(Place("", "")))
 
 
 @dataclass(frozen=True)
@@ -238,30 +238,11 @@ def _gate(t: Table) -> Gate:
     return Gate(**values)
 
 
-def _input(t: Table, has_dataset: bool) -> InputSpec:
-    t.only("source", "low", "high", "seed", "shape", "dtype")
-    default = "dataset" if has_dataset else "random"
-    source = t.string("source", default, choices=("dataset", "random"))
-    if source == "dataset" and not has_dataset:
-        raise t.error("source", 'is "dataset" but the model has no dataset = "FILE.npz"')
-    low = t.number("low", 0.0)
-    high = t.number("high", 1.0)
-    if high < low:
-        raise t.error("high", f"must be ≥ low ({low:g})")
-    shape = t.int_list("shape", None, minimum=1)
-    return InputSpec(
-        source,
-        low,
-        high,
-        t.number("seed", 0, integer=True, minimum=0),
-        shape,
-        t.string("dtype", None, choices=DTYPES),
-    )
-
-
 def _check_dataset(t: Table, path: Path) -> None:
     if not zipfile.is_zipfile(path):
-        raise t.error("dataset", f"{path.name} is not an .npz archive (expected arrays x and y)")
+        raise t.error(
+            "dataset", f"{path.name} is not an .npz archive (expected an array per input and y)"
+        )
     problem = dataset_problem(path)
     if problem is not None:
         raise t.error("dataset", problem)
@@ -280,6 +261,7 @@ def _model(name: str, t: Table, root: Path) -> Model:
         "target_budgets",
         "derive",  # derive (issue 13)
         "calibration",
+        *INPUT_KEYS,  # inputs (issue 11)
     )
     vt = t.table("variants", required=True)
     if not vt.data:
@@ -292,20 +274,23 @@ def _model(name: str, t: Table, root: Path) -> Model:
     metric = t.string("metric", "accuracy", choices=METRICS)
     derive = parse_derive(t, variants, reference)  # derive (issue 13)
     calibration = parse_calibration(t, root, dataset, derive, variants)
-    return Model(
+    model = Model(
         name=name,
         variants=variants,
         reference=reference,
         dataset=dataset,
         metric=metric,
         top_k=t.number("top_k", 5, integer=True, minimum=1),
-        input=_input(t.table("input"), dataset is not None),
+        input=parse_legacy_input(t.table("input"), dataset is not None),
         budgets=_budgets(t.table("budgets")),
         target_budgets=_per_target_budgets(t, "target_budgets"),
         dataset_limit=t.number("dataset_limit", None, integer=True, minimum=1),
         derive=derive,
         calibration=calibration,
+        inputs=parse_inputs(t, dataset is not None),
     )
+    check_model(model)  # inputs (issue 11): against every variant file, before anything runs
+    return model
 
 
 def _filters(t: Table, key: str, models: dict[str, Model]) -> tuple[Filter, ...]:

@@ -1,5 +1,6 @@
 """ONNX Runtime on the device: one execution provider per cell, sequential execution, inputs
-and a preallocated output bound with IOBinding so the timed run copies nothing."""
+and preallocated outputs bound with IOBinding so the timed run copies nothing; an output fed
+back into an input (streaming state) swaps buffers between invokes instead of copying."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from benchy.worker.protocol import CellRequest, RuntimeFacts
-from benchy.worker.runtimes.base import Runner, Unavailable
+from benchy.worker.runtimes.base import Runner, Tensor, Unavailable, requested_shapes, shape_for
+from benchy.worker.runtimes.tensors import from_tensor
 
 ORT_TYPES = {
     "tensor(float)": "float32",
@@ -17,8 +19,11 @@ ORT_TYPES = {
     "tensor(int8)": "int8",
     "tensor(uint8)": "uint8",
     "tensor(int16)": "int16",
+    "tensor(uint16)": "uint16",
     "tensor(int32)": "int32",
+    "tensor(uint32)": "uint32",
     "tensor(int64)": "int64",
+    "tensor(uint64)": "uint64",
     "tensor(bool)": "bool",
 }
 
@@ -73,44 +78,92 @@ class OnnxRunner(Runner):
         providers = [(name, provider.get("options") or {})]
         self.session = ort.InferenceSession(cell["model_path"], opts, providers=providers)
         self.ort = ort
-        self.inputs = self.session.get_inputs()
-        self.outputs = self.session.get_outputs()
+        requested = requested_shapes(cell)
+        self.inputs = [
+            Tensor(i.name, i.name, shape_for(i.name, i.shape, requested), _dtype(i.type))
+            for i in self.session.get_inputs()
+        ]
+        self.outputs = [
+            Tensor(o.name, o.name, [s if isinstance(s, int) else -1 for s in o.shape or []],
+                   _dtype(o.type))
+            for o in self.session.get_outputs()
+        ]  # fmt: skip
         self.binding = self.session.io_binding()
-        self._out_value = None
-        out = self.outputs[0]
-        if all(isinstance(s, int) for s in out.shape) and out.type in ORT_TYPES:
-            # Preallocated output: the timed run writes into it instead of allocating.
-            self._out_value = ort.OrtValue.ortvalue_from_shape_and_type(
-                out.shape, np.dtype(ORT_TYPES[out.type])
-            )
-            self.binding.bind_ortvalue_output(out.name, self._out_value)
-        for extra in self.outputs[0 if self._out_value is None else 1 :]:
-            self.binding.bind_output(extra.name)
+        self._values: dict[str, Any] = {}
+        for out, meta in zip(self.outputs, self.session.get_outputs()):
+            if (
+                meta.shape is not None
+                and all(s >= 0 for s in out.shape)
+                and out.dtype in ORT_TYPES.values()
+            ):
+                # Preallocated: the timed run writes into it instead of allocating.
+                value = ort.OrtValue.ortvalue_from_shape_and_type(out.shape, np.dtype(out.dtype))
+                self.binding.bind_ortvalue_output(out.name, value)
+                self._values[out.name] = value
+            else:
+                self.binding.bind_output(out.name)
+        self.fed: list[_Fed] = []
+        self._fed_inputs: set[str] = set()
 
     def applied(self) -> str:
         return "+".join(
             p.replace("ExecutionProvider", "").lower() for p in self.session.get_providers()
         )
 
-    def input_specs(self) -> list[dict[str, Any]]:
-        specs = []
-        for i in self.inputs:
-            shape = [s if isinstance(s, int) else 1 for s in i.shape]
-            specs.append({"name": i.name, "shape": shape, "dtype": ORT_TYPES.get(i.type, i.type)})
-        return specs
-
-    def prepare_input(self, index: int, x: Any) -> Any:
-        spec = self.input_specs()[index]
-        return np.ascontiguousarray(np.asarray(x).reshape(spec["shape"]).astype(spec["dtype"]))
-
     def set_inputs(self, arrays: list[Any]) -> None:
-        for meta, arr in zip(self.inputs, arrays):
-            self.binding.bind_cpu_input(meta.name, arr)
+        fed = self._fed_inputs
+        for tensor, arr in zip(self.inputs, arrays):
+            if tensor.name not in fed:
+                self.binding.bind_cpu_input(tensor.name, arr)
 
     def invoke(self) -> None:
         self.session.run_with_iobinding(self.binding)
 
-    def first_output(self) -> Any:
-        if self._out_value is not None:
-            return np.asarray(self._out_value.numpy(), dtype=np.float64)
-        return np.asarray(self.binding.copy_outputs_to_cpu()[0], dtype=np.float64)
+    def output(self, index: int) -> Any:
+        tensor = self.outputs[index]
+        for fed in self.fed:
+            if fed.output == tensor.name:
+                return from_tensor(fed.values[1 - fed.current].numpy(), tensor)
+        if tensor.name in self._values:
+            return from_tensor(self._values[tensor.name].numpy(), tensor)
+        return from_tensor(self.binding.get_outputs()[index].numpy(), tensor)
+
+    def stream(self, pairs: list[tuple[int, int]]) -> None:
+        self.fed = [_Fed(self.ort, self.outputs[o], self.inputs[i]) for o, i in pairs]
+        self._fed_inputs = {f.input for f in self.fed}
+
+    def restart(self, arrays: list[Any]) -> None:
+        for fed in self.fed:
+            fed.restart(arrays[[t.name for t in self.inputs].index(fed.input)], self.binding)
+
+    def feed(self) -> None:
+        for fed in self.fed:
+            fed.swap(self.binding)
+
+
+def _dtype(ort_type: str) -> str:
+    return ORT_TYPES.get(ort_type, ort_type)
+
+
+class _Fed:
+    """One output fed back into an input, with no copy: two buffers take turns, one bound as
+    the input while the invoke writes the other as the output; `swap` exchanges their roles."""
+
+    def __init__(self, ort: Any, output: Tensor, tensor: Tensor) -> None:
+        self.output, self.input = output.name, tensor.name
+        self.buffers = [np.zeros(tensor.shape, np.dtype(tensor.dtype)) for _ in range(2)]
+        self.values = [ort.OrtValue.ortvalue_from_numpy(b) for b in self.buffers]
+        self.current = 0  # the buffer bound as the input
+
+    def _bind(self, binding: Any) -> None:
+        binding.bind_ortvalue_input(self.input, self.values[self.current])
+        binding.bind_ortvalue_output(self.output, self.values[1 - self.current])
+
+    def restart(self, first: Any, binding: Any) -> None:
+        self.current = 0
+        np.copyto(self.buffers[0], first)
+        self._bind(binding)
+
+    def swap(self, binding: Any) -> None:
+        self.current = 1 - self.current
+        self._bind(binding)
