@@ -374,40 +374,28 @@ class TargetConfig:
     options: Any
 
 
-def find_target_file(name_or_path: str, suite_path: Path | None) -> Path:
-    """`NAME` → targets/NAME.toml (cwd, then beside the suite's parent); else a path."""
-    candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or "/" in name_or_path:
-        return candidate
-    places = [Path.cwd() / "targets"]
-    if suite_path is not None:
-        places.append(suite_path.resolve().parent.parent / "targets")
-    for place in places:
-        if (place / f"{name_or_path}.toml").is_file():
-            return place / f"{name_or_path}.toml"
-    return places[0] / f"{name_or_path}.toml"
-
-
 def load_target(
     name_or_path: str, suite_path: Path | None = None, origin: tuple[str, str] = ("--target", "")
 ) -> TargetConfig:
-    """Load a target file. `origin` (file, key) is where the name came from, for the error."""
-    from benchy.targets import TARGET_KINDS
+    """Load a target by name (benchy/targets/lookup.py: files, then built in) or path.
+    `origin` (file, key) is where the name came from, for the error."""
+    from benchy.targets import TARGET_KINDS, lookup
 
-    path = find_target_file(name_or_path, suite_path)
-    shown = str(path)
-    if not path.is_file():
-        here = sorted(p.stem for p in path.parent.glob("*.toml")) if path.parent.is_dir() else []
-        known = f"; valid choices: {', '.join(here)}" if here else ""
-        raise ConfigError(
-            origin[0], origin[1], f'target "{name_or_path}" not found: no file {shown}{known}'
-        )
-    t = load_toml(path, shown)
+    path: Path | None
+    if lookup.is_path(name_or_path):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ConfigError(origin[0], origin[1], f"target file {path} not found")
+    else:
+        path = lookup.find(name_or_path, suite_path)
+        if path is None and name_or_path not in lookup.BUILTIN:
+            raise ConfigError(origin[0], origin[1], lookup.not_found(name_or_path, suite_path))
+    t = load_toml(path, str(path)) if path is not None else lookup.builtin(name_or_path)
     kind = t.string("kind", choices=tuple(TARGET_KINDS))
     cls = TARGET_KINDS[kind]
     t.only("kind", "name", "description", "budgets", *cls.option_keys)
     return TargetConfig(
-        name=t.string("name", path.stem),
+        name=t.string("name", path.stem if path is not None else name_or_path),
         kind=kind,
         path=path,
         description=t.string("description", ""),

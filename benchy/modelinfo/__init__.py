@@ -187,6 +187,11 @@ def companions(path: Path) -> list[Path]:
     return [] if info is None else info.data_files()
 
 
+def model_bytes(path: Path) -> int:
+    """The model's size on disk, its external data files included."""
+    return path.stat().st_size + sum(p.stat().st_size for p in companions(path) if p.is_file())
+
+
 def elements(shape: tuple[int, ...] | list[int]) -> int:
     return math.prod(shape)
 
