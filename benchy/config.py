@@ -334,8 +334,11 @@ def _matrix(t: Table, models: dict[str, Model]) -> Matrix:
 
 
 def load_suite(path: Path) -> Suite:
-    shown = str(path)
-    t = load_toml(path, shown)
+    return suite_from(load_toml(path, str(path)), path)
+
+
+def suite_from(t: Table, path: Path) -> Suite:
+    """A suite from its parsed table; `path` names it (paths in it are relative to its folder)."""
     t.only("suite", "models", "matrix", "measure", "budgets", "target_budgets", "gate", "energy")
     root = path.resolve().parent
     head = t.table("suite")

@@ -3,4 +3,5 @@ which returns the exit code. COMMANDS lists them in `benchy --help` order."""
 
 from __future__ import annotations
 
-COMMANDS = ["run", "derive", "compare", "ab", "history", "targets", "clean", "emulate-dut"]
+COMMANDS = ["run", "inspect", "init", "derive", "compare", "ab", "history", "targets", "clean",
+            "emulate-dut"]  # fmt: skip

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchy import exitcodes
 from benchy.errors import BenchyError
 
 Dim = int | str | None
@@ -31,7 +32,9 @@ FEEDABLE = (
 
 
 class ModelError(BenchyError):
-    """The file cannot be read as a model of its format."""
+    """The file cannot be read as a model of its format (given on the command line: exit 2)."""
+
+    exit_code = exitcodes.USAGE
 
 
 @dataclass(frozen=True)
