@@ -100,3 +100,12 @@ def tflite_runtime_python() -> Path:
             check=True,
         )
     return python
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The small models of tests/tiny_models.py (several inputs, dynamic dimensions, state,
+    signatures, int8, external data), built once per session."""
+    from .tiny_models import build_all
+
+    return build_all(tmp_path_factory.mktemp("tiny-models"))

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from benchy.datasets import array_problem, headers
+from benchy.errors import ConfigError
 from benchy.inputs.config import InputsConfig, InputSpec, Place, TensorInput
 from benchy.inputs.values import fit_problem
 from benchy.modelinfo import FEEDABLE, IOInfo, ModelError, ModelInfo, TensorInfo, read_model
@@ -197,7 +198,8 @@ class _Planner:
             raise table.place.error(
                 "key" if table.key else "source",
                 f'{self.dataset.name} has no array "{wanted}" for input "{tensor.name}"; it has: '
-                f"{_listed(sorted(self.arrays))}" + ("" if table.key else "; name one with key = "),
+                f"{_listed(sorted(self.arrays))}"
+                + ("" if table.key else '; name the array it takes with key = "..."'),
             )
         return "dataset", key
 
@@ -325,7 +327,7 @@ class _Planner:
                 "dataset",
                 f'{self.dataset.name}: array "{feed.key}" holds samples of shape '
                 f'{list(sample)} ({math.prod(sample)} values); input "{tensor.name}" of '
-                f"{self.file} takes {list(feed.shape)} ({math.prod(feed.shape)})",
+                f"{self.file} takes {list(feed.shape)} ({math.prod(feed.shape)} values)",
             )
 
     # ------------------------------------------------------------ across inputs
@@ -422,6 +424,16 @@ def plan_inputs(model: Model, file: Path) -> InputPlan:
         log.debug("%s: its inputs are checked by the worker: %s", file.name, exc)
         return _unread_plan(model, file)
     return _Planner(model, file, info).plan()
+
+
+def inputs_problem(model: Model, file: Path) -> str | None:
+    """Why `file` (say, a derived variant, made after the suite was checked) cannot be fed as
+    the suite says, or None."""
+    try:
+        plan_inputs(model, file)
+    except ConfigError as exc:
+        return f"inputs: {exc}"
+    return None
 
 
 def check_model(model: Model) -> None:

@@ -55,8 +55,8 @@ ours() {{ for f; do if [ -f "$f" ] && [ ! -L "$f" ]; then rm -f -- "$f"; fi; don
 ours worker-{HEX64}.pyz worker-{HEX64}.pyz.part
 if [ -d files ] && [ ! -L files ]; then
   ours files/{HEX64}-*
-  for d in files/{HEX64}.d; do
-    if [ -d "$d" ] && [ ! -L "$d" ]; then ours "$d"/*; rmdir -- "$d" 2>/dev/null; fi
+  for b in files/{HEX64}.d; do
+    if [ -d "$b" ] && [ ! -L "$b" ]; then ours "$b"/*; rmdir -- "$b" 2>/dev/null; fi
   done
   rmdir files 2>/dev/null
 fi
