@@ -38,7 +38,9 @@ def test_every_input_resolves_to_a_source_and_a_concrete_shape(
 ) -> None:
     data = tmp_path / "d.npz"
     np.savez(data, input=np.zeros((5, 1, 16), np.float32), y=np.zeros(5))
-    path = suite(tmp_path, f"""
+    path = suite(
+        tmp_path,
+        f"""
         [models.vad]
         dataset = "{data}"
         dims = {{ batch = 1, sequence = 16 }}
@@ -49,7 +51,8 @@ def test_every_input_resolves_to_a_source_and_a_concrete_shape(
         value = 16000
         [models.vad.feedback]
         stateN = "state"
-        """)
+        """,
+    )
     model = load_suite(path).models["vad"]
     for file in (tiny["vad"], tiny["vad_half"]):
         plan = plan_inputs(model, file)
@@ -69,7 +72,9 @@ def test_an_inputs_shape_sets_dynamic_dimensions_and_x_feeds_the_first_input(
 ) -> None:
     data = tmp_path / "d.npz"
     np.savez(data, x=np.zeros((3, 2, 16), np.float32), y=np.zeros(3))
-    path = suite(tmp_path, f"""
+    path = suite(
+        tmp_path,
+        f"""
         [models.vad]
         dataset = "{data}"
         [models.vad.variants]
@@ -79,7 +84,8 @@ def test_an_inputs_shape_sets_dynamic_dimensions_and_x_feeds_the_first_input(
         [models.vad.inputs.state]
         source = "ones"
         shape = [2, 2, 8]
-        """)
+        """,
+    )
     plan = plan_inputs(load_suite(path).models["vad"], tiny["vad"])
     feeds = {f.name: f for f in plan.feeds}
     assert (feeds["input"].source, feeds["input"].key) == ("dataset", "x")
@@ -89,7 +95,9 @@ def test_an_inputs_shape_sets_dynamic_dimensions_and_x_feeds_the_first_input(
 
 def test_earlier_suites_single_input_keys_keep_their_meaning(tmp_path: Path) -> None:
     """`dataset` with x and [models.X.input] (source, range, a shape of another rank)."""
-    path = suite(tmp_path, f"""
+    path = suite(
+        tmp_path,
+        f"""
         [models.cnn]
         [models.cnn.variants]
         fp32 = "{MODELS / "cnn_fp32.tflite"}"
@@ -97,9 +105,11 @@ def test_earlier_suites_single_input_keys_keep_their_meaning(tmp_path: Path) -> 
         low = -1.0
         high = 1.0
         shape = [600]
-        """)
+        """,
+    )
     (feed,) = plan_inputs(load_suite(path).models["cnn"], MODELS / "cnn_fp32.tflite").feeds
-    assert (feed.name, feed.source, feed.shape) == ("serving_default_input:0", "random", (1, 100, 6))
+    assert (feed.name, feed.source) == ("serving_default_input:0", "random")
+    assert feed.shape == (1, 100, 6)
     assert (feed.low, feed.high) == (-1.0, 1.0)
 
 
@@ -114,7 +124,9 @@ def test_a_file_the_host_cannot_read_is_left_to_the_worker(tmp_path: Path) -> No
 def test_requests_carry_the_plan_and_pass_the_workers_check(
     tmp_path: Path, tiny: dict[str, Path]
 ) -> None:
-    path = suite(tmp_path, f"""
+    path = suite(
+        tmp_path,
+        f"""
         [models.s]
         signature = "mul"
         output = "out"
@@ -122,7 +134,8 @@ def test_requests_carry_the_plan_and_pass_the_workers_check(
         fp32 = "{tiny["signatures"]}"
         [models.s.inputs.b]
         source = "ones"
-        """)
+        """,
+    )
     s = load_suite(path)
     cell = next(c for c in expand(s, ["local"]) if c.applicable)
     request = cell_request(cell, s.models["s"], s.measure, {cell.model_file: "/m"}, 0, None)
@@ -184,7 +197,7 @@ def test_init_leaves_dynamic_dimensions_to_choose_and_then_validates(
     assert "[models.vad.variants]\nvad = " in text and "vad_half = " in text
     assert '[models.vad.inputs.input]  # float32 [batch, sequence]\nsource = "dataset"' in text
     assert '# stateN = "state"' in text  # the state output, offered as feedback
-    with pytest.raises(ConfigError, match=r'\[models.vad.dims\].batch: choose a value'):
+    with pytest.raises(ConfigError, match=r"\[models.vad.dims\].batch: choose a value"):
         load_suite(out)
     out.write_text(text.replace('batch = "CHOOSE"', "batch = 1").replace('= "CHOOSE"', "= 16"))
     model = load_suite(out).models["vad"]
@@ -197,7 +210,8 @@ def test_init_leaves_dynamic_dimensions_to_choose_and_then_validates(
 def test_init_to_stdout_names_tflite_inputs_by_their_signature(
     tiny: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["init", str(MODELS / "cnn_fp32.tflite"), str(MODELS / "cnn_full_int8.tflite")]) == 0
+    files = [str(MODELS / "cnn_fp32.tflite"), str(MODELS / "cnn_full_int8.tflite")]
+    assert main(["init", *files]) == 0
     text = capsys.readouterr().out
     assert '[suite]\nname = "cnn"' in text
     assert 'signature = "serving_default"' in text

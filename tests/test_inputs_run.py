@@ -82,7 +82,8 @@ def test_a_streaming_model_with_three_inputs_runs_as_one_stream(
 
 def cell_for(model: Path, runtime: str, inputs: InputsSpec) -> CellRequest:
     measure = {"warmup_runs": 0, "warmup_seconds": 0.0, "min_runs": 200, "min_seconds": 0.0,
-               "max_seconds": 10.0, "max_runs": 200, "repetitions": 1, "timeout_s": 60.0}  # fmt: skip
+               "max_seconds": 10.0, "max_runs": 200, "repetitions": 1,
+               "timeout_s": 60.0}  # fmt: skip
     delegate = {"name": "xnnpack" if runtime == "tflite" else "CPUExecutionProvider"}
     return {"runtime": runtime, "model_path": str(model), "delegate": delegate, "threads": 1,
             "inputs": inputs, "measure": measure, "timeout_s": 60.0,  # type: ignore[typeddict-item]
@@ -108,8 +109,10 @@ def test_the_timed_loop_feeds_every_invoke_the_previous_state(
         }
     else:
         model, runtime = tiny["counter"], "tflite"
-        inputs = {"feeds": [{"name": "x", "source": "random"}, {"name": "state", "source": "zeros"}],
-                  "feedback": {"stateN": "state"}}  # fmt: skip
+        inputs = {
+            "feeds": [{"name": "x", "source": "random"}, {"name": "state", "source": "zeros"}],
+            "feedback": {"stateN": "state"},
+        }
     cell = cell_for(model, runtime, inputs)
     runner = RUNNERS[runtime](cell)
     sets = input_sets(runner.inputs, inputs)
@@ -213,7 +216,10 @@ def test_an_onnx_model_with_external_data_runs_and_counts_its_data(
 ) -> None:
     x = np.random.default_rng(5).uniform(-1, 1, size=(6, 1, 16)).astype(np.float32)
     np.savez(tmp_path / "x.npz", x=x, y=(x @ WEIGHTS).reshape(6, 4))
-    body = f'[models.w]\ndataset = "x.npz"\nmetric = "mae"\n[models.w.variants]\nfp32 = "{tiny["weights"]}"\n'
+    body = (
+        '[models.w]\ndataset = "x.npz"\nmetric = "mae"\n'
+        f'[models.w.variants]\nfp32 = "{tiny["weights"]}"\n'
+    )
     cells = run_suite(tmp_path, body)
     w = cells.loc[("w", "fp32")]
     assert w.metric_value < 1e-6
