@@ -5,7 +5,11 @@
 1. Overhead on the measured latency: benchy's p50 vs a bare `invoke()` loop (same inputs, no
    harness), alternated in rounds so drift hits both. Two models: the wearable CNN on builtin
    kernels (~12 µs per invoke, the size where a few hundred ns of harness cost would show) and a
-   tiny Dense model on XNNPACK (~0.5 µs, the floor).
+   tiny Dense model on XNNPACK (~0.5 µs, the floor). Then two multi-input models with state fed
+   back (tests/tiny_models.py, built here; needs the test extra's `onnx`), where benchy sets
+   every input and copies the state between invokes, outside the timed region: counter.tflite
+   (x, state → y, state + 1; builtin kernels) and vad.onnx on ONNX Runtime (input [1, 512],
+   state [2, 1, 8], int64 sr → output, stateN; IOBinding, state buffers swapped).
 2. Fixed cost per isolated cell: a cell's wall time minus the work the suite asked for (warmup,
    timed loop, accuracy pass): fork, model load, first inference, result transfer and parsing,
    as recorded in `overhead_s`.
@@ -71,8 +75,76 @@ max_seconds = 30
 """
 
 
-def bare_p50(model: Path, delegate: str, runs: int) -> float:
-    argv = [sys.executable, "-c", BARE, str(model), str(runs), delegate]
+BARE_MULTI = """
+import json, sys, time
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+interp = Interpreter(sys.argv[1], num_threads=1, experimental_op_resolver_type=resolver)
+interp.allocate_tensors()
+for d in interp.get_input_details():  # every input set once; no state carried
+    interp.set_tensor(d["index"], np.zeros(d["shape"], np.float32))
+for _ in range(200):
+    interp.invoke()
+clock, invoke, out = time.perf_counter_ns, interp.invoke, []
+for _ in range(int(sys.argv[2])):
+    a = clock(); invoke(); out.append(clock() - a)
+out.sort()
+print(json.dumps({"p50_ms": out[len(out) // 2] / 1e6}))
+"""
+
+BARE_ORT = """
+import json, sys, time
+import numpy as np
+import onnxruntime as ort
+opts = ort.SessionOptions()
+opts.intra_op_num_threads, opts.inter_op_num_threads = 1, 1
+opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+session = ort.InferenceSession(sys.argv[1], opts, providers=["CPUExecutionProvider"])
+binding = session.io_binding()
+binding.bind_cpu_input("input", np.zeros((1, 512), np.float32))
+binding.bind_cpu_input("state", np.zeros((2, 1, 8), np.float32))
+binding.bind_cpu_input("sr", np.array(16000, np.int64))
+out_values = {o.name: ort.OrtValue.ortvalue_from_shape_and_type(s, np.float32)
+              for o, s in zip(session.get_outputs(), [(1, 1), (2, 1, 8)])}
+for name, value in out_values.items():
+    binding.bind_ortvalue_output(name, value)
+run = session.run_with_iobinding
+for _ in range(200):
+    run(binding)
+clock, out = time.perf_counter_ns, []
+for _ in range(int(sys.argv[2])):
+    a = clock(); run(binding); out.append(clock() - a)
+out.sort()
+print(json.dumps({"p50_ms": out[len(out) // 2] / 1e6}))
+"""
+
+MULTI_SUITE = """
+[suite]
+name = "overhead"
+[matrix]
+runtimes = ["{runtime}"]
+[matrix.tflite]
+delegates = ["none"]
+[models.m]
+dims = {{ batch = 1, sequence = 512 }}
+[models.m.variants]
+fp32 = "{model}"
+[models.m.inputs.state]
+source = "zeros"
+[models.m.feedback]
+stateN = "state"
+[measure]
+warmup_runs = 200
+warmup_seconds = 0.0
+min_runs = {runs}
+min_seconds = 0.0
+max_seconds = 30
+"""
+
+
+def bare_p50(model: Path, delegate: str, runs: int, script: str = BARE) -> float:
+    argv = [sys.executable, "-c", script, str(model), str(runs), delegate]
     out = subprocess.run(argv, capture_output=True, text=True, check=True)
     return float(json.loads(out.stdout)["p50_ms"])
 
@@ -84,12 +156,18 @@ def benchy_run(suite: Path, out: Path, *extra: str) -> pd.DataFrame:
     return cells[cells.status == "ok"]
 
 
-def one_case(tmp: Path, model: Path, delegate: str, rounds: int, runs: int) -> None:
+def one_case(
+    tmp: Path, model: Path, delegate: str, rounds: int, runs: int, script: str = BARE,
+    suite_text: str = SUITE, runtime: str = "tflite",
+) -> None:  # fmt: skip
     suite = tmp / f"{model.stem}.toml"
-    suite.write_text(SUITE.format(model=model, delegate=delegate, runs=runs))
+    text = suite_text.format(model=model, delegate=delegate, runs=runs, runtime=runtime)
+    if "sequence" in text and model.suffix == ".tflite":  # counter.tflite: no dims to set
+        text = text.replace("dims = { batch = 1, sequence = 512 }\n", "")
+    suite.write_text(text)
     bare, harness, fixed = [], [], []
     for i in range(rounds):
-        bare.append(bare_p50(model, delegate, runs))
+        bare.append(bare_p50(model, delegate, runs, script))
         cells = benchy_run(suite, tmp / f"{model.stem}-{i}")
         harness.append(float(cells.latency_p50_ms.iloc[0]))
         fixed.append(float(cells.overhead_s.iloc[0]))
@@ -113,6 +191,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for model, delegate in CASES:
             one_case(Path(tmp), model, delegate, args.rounds, args.runs)
+        sys.path.insert(0, str(ROOT))
+        from tests.tiny_models import counter_tflite, vad_onnx
+
+        counter = counter_tflite(Path(tmp) / "counter.tflite")
+        one_case(Path(tmp), counter, "none", args.rounds, args.runs, BARE_MULTI, MULTI_SUITE)
+        vad = vad_onnx(Path(tmp) / "vad.onnx")
+        one_case(Path(tmp), vad, "cpu", args.rounds, args.runs, BARE_ORT, MULTI_SUITE,
+                 "onnxruntime")  # fmt: skip
         wear = benchy_run(ROOT / "suites" / "wearable.toml", Path(tmp) / "wearable", "--quick")
     fixed = wear.overhead_s / wear.repetitions * 1000  # per worker process
     print(
