@@ -41,59 +41,25 @@ kind = {"none": "BUILTIN_WITHOUT_DEFAULT_DELEGATES", "xnnpack": "AUTO"}[sys.argv
 resolver = getattr(OpResolverType, kind)
 interp = Interpreter(sys.argv[1], num_threads=1, experimental_op_resolver_type=resolver)
 interp.allocate_tensors()
-inp = interp.get_input_details()[0]
-x = np.random.default_rng(0).uniform(-1, 1, inp["shape"]).astype(np.float32)
-interp.set_tensor(inp["index"], x)
+rng = np.random.default_rng(0)
+for inp in interp.get_input_details():  # every input set once; no state carried over
+    interp.set_tensor(inp["index"], rng.uniform(-1, 1, inp["shape"]).astype(np.float32))
+invoke = interp.invoke
+"""
+
+LOOP = """
 for _ in range(200):
-    interp.invoke()
-clock, invoke, out = time.perf_counter_ns, interp.invoke, []
+    invoke()
+clock, out = time.perf_counter_ns, []
 for _ in range(int(sys.argv[2])):
     a = clock(); invoke(); out.append(clock() - a)
 out.sort()
 print(json.dumps({"p50_ms": out[len(out) // 2] / 1e6}))
 """
+BARE += LOOP
 
-SUITE = """
-[suite]
-name = "overhead"
-[matrix]
-runtimes = ["tflite"]
-[matrix.tflite]
-delegates = ["{delegate}"]
-[models.m]
-[models.m.input]
-low = -1.0
-high = 1.0
-[models.m.variants]
-fp32 = "{model}"
-[measure]
-warmup_runs = 200
-warmup_seconds = 0.0
-min_runs = {runs}
-min_seconds = 0.0
-max_seconds = 30
-"""
-
-
-BARE_MULTI = """
-import json, sys, time
-import numpy as np
-from ai_edge_litert.interpreter import Interpreter, OpResolverType
-resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-interp = Interpreter(sys.argv[1], num_threads=1, experimental_op_resolver_type=resolver)
-interp.allocate_tensors()
-for d in interp.get_input_details():  # every input set once; no state carried
-    interp.set_tensor(d["index"], np.zeros(d["shape"], np.float32))
-for _ in range(200):
-    interp.invoke()
-clock, invoke, out = time.perf_counter_ns, interp.invoke, []
-for _ in range(int(sys.argv[2])):
-    a = clock(); invoke(); out.append(clock() - a)
-out.sort()
-print(json.dumps({"p50_ms": out[len(out) // 2] / 1e6}))
-"""
-
-BARE_ORT = """
+BARE_ORT = (
+    """
 import json, sys, time
 import numpy as np
 import onnxruntime as ort
@@ -101,39 +67,29 @@ opts = ort.SessionOptions()
 opts.intra_op_num_threads, opts.inter_op_num_threads = 1, 1
 opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
 session = ort.InferenceSession(sys.argv[1], opts, providers=["CPUExecutionProvider"])
-binding = session.io_binding()
+binding = session.io_binding()  # every input bound once; no state carried over
 binding.bind_cpu_input("input", np.zeros((1, 512), np.float32))
 binding.bind_cpu_input("state", np.zeros((2, 1, 8), np.float32))
 binding.bind_cpu_input("sr", np.array(16000, np.int64))
-out_values = {o.name: ort.OrtValue.ortvalue_from_shape_and_type(s, np.float32)
-              for o, s in zip(session.get_outputs(), [(1, 1), (2, 1, 8)])}
-for name, value in out_values.items():
-    binding.bind_ortvalue_output(name, value)
-run = session.run_with_iobinding
-for _ in range(200):
-    run(binding)
-clock, out = time.perf_counter_ns, []
-for _ in range(int(sys.argv[2])):
-    a = clock(); run(binding); out.append(clock() - a)
-out.sort()
-print(json.dumps({"p50_ms": out[len(out) // 2] / 1e6}))
+for o, shape in zip(session.get_outputs(), [(1, 1), (2, 1, 8)]):
+    value = ort.OrtValue.ortvalue_from_shape_and_type(shape, np.float32)
+    binding.bind_ortvalue_output(o.name, value)
+def invoke():
+    session.run_with_iobinding(binding)
 """
+    + LOOP
+)
 
-MULTI_SUITE = """
+SUITE = """
 [suite]
 name = "overhead"
 [matrix]
 runtimes = ["{runtime}"]
 [matrix.tflite]
-delegates = ["none"]
-[models.m]
-dims = {{ batch = 1, sequence = 512 }}
+delegates = ["{delegate}"]
 [models.m.variants]
 fp32 = "{model}"
-[models.m.inputs.state]
-source = "zeros"
-[models.m.feedback]
-stateN = "state"
+{inputs}
 [measure]
 warmup_runs = 200
 warmup_seconds = 0.0
@@ -141,6 +97,10 @@ min_runs = {runs}
 min_seconds = 0.0
 max_seconds = 30
 """
+
+RANDOM = "[models.m.input]\nlow = -1.0\nhigh = 1.0\n"
+STREAM = '[models.m.inputs.state]\nsource = "zeros"\n[models.m.feedback]\nstateN = "state"\n'
+"""Inputs of the single-input models; of the streaming ones (state fed back)."""
 
 
 def bare_p50(model: Path, delegate: str, runs: int, script: str = BARE) -> float:
@@ -158,12 +118,10 @@ def benchy_run(suite: Path, out: Path, *extra: str) -> pd.DataFrame:
 
 def one_case(
     tmp: Path, model: Path, delegate: str, rounds: int, runs: int, script: str = BARE,
-    suite_text: str = SUITE, runtime: str = "tflite",
+    inputs: str = RANDOM, runtime: str = "tflite",
 ) -> None:  # fmt: skip
     suite = tmp / f"{model.stem}.toml"
-    text = suite_text.format(model=model, delegate=delegate, runs=runs, runtime=runtime)
-    if "sequence" in text and model.suffix == ".tflite":  # counter.tflite: no dims to set
-        text = text.replace("dims = { batch = 1, sequence = 512 }\n", "")
+    text = SUITE.format(model=model, delegate=delegate, runs=runs, runtime=runtime, inputs=inputs)
     suite.write_text(text)
     bare, harness, fixed = [], [], []
     for i in range(rounds):
@@ -195,9 +153,10 @@ def main() -> None:
         from tests.tiny_models import counter_tflite, vad_onnx
 
         counter = counter_tflite(Path(tmp) / "counter.tflite")
-        one_case(Path(tmp), counter, "none", args.rounds, args.runs, BARE_MULTI, MULTI_SUITE)
+        one_case(Path(tmp), counter, "none", args.rounds, args.runs, BARE, STREAM)
         vad = vad_onnx(Path(tmp) / "vad.onnx")
-        one_case(Path(tmp), vad, "cpu", args.rounds, args.runs, BARE_ORT, MULTI_SUITE,
+        dims = "[models.m]\ndims = { batch = 1, sequence = 512 }\n"
+        one_case(Path(tmp), vad, "cpu", args.rounds, args.runs, BARE_ORT, dims + STREAM,
                  "onnxruntime")  # fmt: skip
         wear = benchy_run(ROOT / "suites" / "wearable.toml", Path(tmp) / "wearable", "--quick")
     fixed = wear.overhead_s / wear.repetitions * 1000  # per worker process

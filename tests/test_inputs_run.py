@@ -24,7 +24,7 @@ from benchy.worker.protocol import CellRequest, InputsSpec
 from benchy.worker.runtimes import RUNNERS
 
 from .conftest import QUICK_MEASURE, ROOT, one_repetition_unless_asked
-from .tiny_models import BIAS, WEIGHTS
+from .tiny_models import TFLITE_LIMITS, WEIGHTS, tflite_suite
 
 
 def run_suite(tmp_path: Path, body: str, name: str = "s") -> pd.DataFrame:
@@ -115,18 +115,19 @@ def test_the_timed_loop_feeds_every_invoke_the_previous_state(
         }
     cell = cell_for(model, runtime, inputs)
     runner = RUNNERS[runtime](cell)
-    sets = input_sets(runner.inputs, inputs)
+    arrays = input_sets(runner.inputs, inputs)
     state = [t.name for t in runner.outputs].index("stateN")
     runner.stream(feedback_pairs(runner, inputs))
-    runner.restart(sets[0])
+    sets = runner.load(arrays)
+    runner.restart(arrays[0])
     seen = []
-    for arrays in sets[:3]:  # the state changes from invoke to invoke
-        runner.set_inputs(arrays)
+    for handle in sets[:3]:  # the state changes from invoke to invoke
+        runner.set_inputs(handle)
         runner.invoke()
         seen.append(float(runner.output(state).mean()))
         runner.feed()
     assert seen == [1.0, 2.0, 3.0]
-    runner.restart(sets[0])
+    runner.restart(arrays[0])
     samples, _, _ = timed_loop(runner, sets, runner.feed, cell["measure"])
     assert len(samples) == 200
     runner.set_inputs(sets[0])
@@ -134,52 +135,12 @@ def test_the_timed_loop_feeds_every_invoke_the_previous_state(
     assert float(runner.output(state).min()) == float(runner.output(state).max()) == 201.0
 
 
-def test_tflite_dynamic_batch_two_signatures_and_int8_from_two_arrays(
+def test_tflite_dynamic_batch_signatures_int8_from_two_arrays_and_state(
     tmp_path: Path, tiny: dict[str, Path]
 ) -> None:
-    rng = np.random.default_rng(3)
-    x = rng.uniform(-1, 1, size=(10, 3, 4)).astype(np.float32)
-    np.savez(tmp_path / "batch3.npz", x=x, y=(x + BIAS).reshape(10, 12))
-    a = rng.uniform(-1, 1, size=(12, 1, 4)).astype(np.float32)
-    b = rng.uniform(-1, 1, size=(12, 1, 4)).astype(np.float32)
-    for op, result in (("mul", a * b), ("add", a + b)):
-        np.savez(tmp_path / f"{op}.npz", a=a, b=b, y=result.reshape(12, 4))
-    body = f"""
-[matrix]
-runtimes = ["tflite"]
-delegates = ["xnnpack", "none"]
-[models.batch]
-dataset = "batch3.npz"
-metric = "mae"
-dims = {{ "x[0]" = 3 }}
-[models.batch.variants]
-fp32 = "{tiny["dynamic"]}"
-[models.mul]
-dataset = "mul.npz"
-metric = "mae"
-signature = "mul"
-[models.mul.variants]
-fp32 = "{tiny["signatures"]}"
-[models.add]
-dataset = "add.npz"
-metric = "mae"
-signature = "add"
-[models.add.variants]
-fp32 = "{tiny["signatures"]}"
-[models.q]
-dataset = "add.npz"
-metric = "mae"
-[models.q.variants]
-int8 = "{tiny["int8_add"]}"
-""".replace('delegates = ["xnnpack", "none"]\n', "")
-    cells = run_suite(tmp_path, body)
-    # 3-row batches (resized from [1, 4]); each signature's own subgraph; two float arrays
-    # quantized with their own scales (0.05 and 0.1, zero point -10): three roundings of a
-    # 0.05/0.1 quantum cost ~0.04 here (deterministic); unquantized or misscaled feeds ~1.
-    assert cells.loc[("batch", "fp32"), "metric_value"] < 1e-6
-    assert cells.loc[("mul", "fp32"), "metric_value"] < 1e-6
-    assert cells.loc[("add", "fp32"), "metric_value"] < 1e-6
-    assert cells.loc[("q", "int8"), "metric_value"] < 0.06
+    cells = run_suite(tmp_path, tflite_suite(tmp_path, tiny)).reset_index()
+    for model, limit in TFLITE_LIMITS.items():  # what each scores when fed right
+        assert cells[cells.model == model].metric_value.iloc[0] < limit, model
 
 
 def test_int8_uint8_bool_and_float16_inputs(tmp_path: Path, tiny: dict[str, Path]) -> None:

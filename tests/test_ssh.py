@@ -18,7 +18,7 @@ import pytest
 
 from benchy.cli import main
 
-from .conftest import CNN_MODELS, ROOT
+from .conftest import CNN_MODELS, QUICK_MEASURE, ROOT, one_repetition_unless_asked
 from .sshd import SshServer
 
 SUITE = '[matrix]\nruntimes = ["tflite", "onnxruntime"]\n' + CNN_MODELS
@@ -400,7 +400,8 @@ def test_models_with_external_data_and_several_inputs_run_on_the_board(  # type:
     y = frames.mean(axis=(1, 2)) + np.arange(8) + 1.6
     np.savez(tmp_path / "frames.npz", input=frames, y=y)
     suite = tmp_path / "s.toml"
-    suite.write_text(f"""
+    suite.write_text(
+        f"""
 [models.w]
 dataset = "x.npz"
 metric = "mae"
@@ -418,13 +419,9 @@ source = "zeros"
 value = 16000
 [models.vad.feedback]
 stateN = "state"
-[measure]
-repetitions = 1
-min_runs = 20
-min_seconds = 0.01
-warmup_runs = 1
-warmup_seconds = 0
-""")
+"""
+        + one_repetition_unless_asked(QUICK_MEASURE)
+    )
     pi = write_target(tmp_path / "pi.toml", sshd.target_toml())
     assert run(str(suite), "--target", str(pi), "--out", str(tmp_path / "r")) == 0
     cells = pd.read_parquet(tmp_path / "r" / "cells.parquet")

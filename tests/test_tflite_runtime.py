@@ -15,7 +15,7 @@ import pytest
 from benchy.cli import main
 from benchy.worker.bundle import worker_file
 
-from .conftest import CNN_MODELS
+from .conftest import CNN_MODELS, QUICK_MEASURE, one_repetition_unless_asked
 
 
 def test_cells_run_on_tflite_runtime_and_say_so(  # type: ignore[no-untyped-def]
@@ -65,63 +65,15 @@ def test_named_inputs_resizing_signatures_and_feedback_on_tflite_runtime(  # typ
     batch, run a signature's own subgraph (2.14's SignatureRunner resizes and allocates on
     every call, so the worker drives the wrapper as it does), quantize two inputs with their
     own scales, and feed a state output back."""
-    import numpy as np
+    from .tiny_models import TFLITE_LIMITS, tflite_suite
 
-    from .tiny_models import BIAS
-
-    rng = np.random.default_rng(3)
-    x = rng.uniform(-1, 1, size=(6, 3, 4)).astype(np.float32)
-    np.savez(tmp_path / "batch3.npz", x=x, y=(x + BIAS).reshape(6, 12))
-    a, b = (rng.uniform(-1, 1, size=(6, 1, 4)).astype(np.float32) for _ in range(2))
-    np.savez(tmp_path / "mul.npz", a=a, b=b, y=(a * b).reshape(6, 4))
-    np.savez(tmp_path / "add.npz", a=a, b=b, y=(a + b).reshape(6, 4))
-    x1 = rng.uniform(-1, 1, size=(6, 1, 4)).astype(np.float32)
-    np.savez(tmp_path / "stream.npz", x=x1, y=(x1 + np.arange(6)[:, None, None]).reshape(6, 4))
     suite = tmp_path / "s.toml"
-    suite.write_text(f"""
-[matrix]
-runtimes = ["tflite"]
-[models.batch]
-dataset = "batch3.npz"
-metric = "mae"
-dims = {{ "x[0]" = 3 }}
-[models.batch.variants]
-fp32 = "{tiny["dynamic"]}"
-[models.mul]
-dataset = "mul.npz"
-metric = "mae"
-signature = "mul"
-[models.mul.variants]
-fp32 = "{tiny["signatures"]}"
-[models.q]
-dataset = "add.npz"
-metric = "mae"
-[models.q.variants]
-int8 = "{tiny["int8_add"]}"
-[models.c]
-dataset = "stream.npz"
-metric = "mae"
-output = "y"
-[models.c.variants]
-fp32 = "{tiny["counter"]}"
-[models.c.inputs.state]
-source = "zeros"
-[models.c.feedback]
-stateN = "state"
-[measure]
-repetitions = 1
-min_runs = 20
-min_seconds = 0.01
-warmup_runs = 1
-warmup_seconds = 0
-""")
+    suite.write_text(tflite_suite(tmp_path, tiny) + one_repetition_unless_asked(QUICK_MEASURE))
     target = tmp_path / "pi-like.toml"
     target.write_text(f'kind = "local"\npython = "{tflite_runtime_python}"\n')
     out = tmp_path / "out"
     assert main(["run", str(suite), "--target", str(target), "--out", str(out)]) == 0
-    cells = pd.read_parquet(out / "cells.parquet").set_index("model")
+    cells = pd.read_parquet(out / "cells.parquet")
     assert set(cells.runtime_module) == {"tflite_runtime"}
-    assert cells.loc["batch", "metric_value"] < 1e-6
-    assert cells.loc["mul", "metric_value"] < 1e-6
-    assert cells.loc["q", "metric_value"] < 0.06
-    assert cells.loc["c", "metric_value"] < 1e-6  # y_k = x_k + k: the state counted invokes
+    for model, limit in TFLITE_LIMITS.items():
+        assert cells[cells.model == model].metric_value.iloc[0] < limit, model

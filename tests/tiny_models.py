@@ -245,6 +245,65 @@ def counter_tflite(path: Path) -> Path:
     return _write(path, [graph], [ADD], [_buffer(), _buffer(np.ones(1, np.float32))])
 
 
+TFLITE_SUITE = """
+[matrix]
+runtimes = ["tflite"]
+[models.batch]
+dataset = "batch3.npz"
+metric = "mae"
+dims = {{ "x[0]" = 3 }}
+[models.batch.variants]
+fp32 = "{dynamic}"
+[models.mul]
+dataset = "mul.npz"
+metric = "mae"
+signature = "mul"
+[models.mul.variants]
+fp32 = "{signatures}"
+[models.add]
+dataset = "add.npz"
+metric = "mae"
+signature = "add"
+[models.add.variants]
+fp32 = "{signatures}"
+[models.q]
+dataset = "add.npz"
+metric = "mae"
+[models.q.variants]
+int8 = "{int8_add}"
+[models.c]
+dataset = "stream.npz"
+metric = "mae"
+output = "y"
+[models.c.variants]
+fp32 = "{counter}"
+[models.c.inputs.state]
+source = "zeros"
+[models.c.feedback]
+stateN = "state"
+"""
+
+TFLITE_LIMITS = {"batch": 1e-6, "mul": 1e-6, "add": 1e-6, "q": 0.06, "c": 1e-6}
+"""The MAE each model of TFLITE_SUITE scores when fed right. batch: 3-row batches (resized
+from [1, 4]); mul, add: each signature's own subgraph; q: two float arrays quantized with their
+own scales (0.05; 0.1, zero point -10) — three roundings of a 0.05/0.1 quantum cost ~0.04 here
+(deterministic), while unquantized or misscaled feeds cost ~1; c: y_k = x_k + k, only if the
+state counted every invoke."""
+
+
+def tflite_suite(folder: Path, models: dict[str, Path]) -> str:
+    """TFLITE_SUITE with its datasets written into `folder` (paths relative to it)."""
+    rng = np.random.default_rng(3)
+    x = rng.uniform(-1, 1, size=(10, 3, 4)).astype(np.float32)
+    np.savez(folder / "batch3.npz", x=x, y=(x + BIAS).reshape(10, 12))
+    a, b = (rng.uniform(-1, 1, size=(12, 1, 4)).astype(np.float32) for _ in range(2))
+    np.savez(folder / "mul.npz", a=a, b=b, y=(a * b).reshape(12, 4))
+    np.savez(folder / "add.npz", a=a, b=b, y=(a + b).reshape(12, 4))
+    x1 = rng.uniform(-1, 1, size=(6, 1, 4)).astype(np.float32)
+    np.savez(folder / "stream.npz", x=x1, y=(x1 + np.arange(6)[:, None, None]).reshape(6, 4))
+    return TFLITE_SUITE.format(**{k: str(v) for k, v in models.items()})
+
+
 def build_all(folder: Path) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     made = {

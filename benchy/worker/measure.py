@@ -75,7 +75,7 @@ def _injected_fault(cell: CellRequest) -> None:
 
 
 def timed_loop(
-    runner: Runner, sets: list[list[Any]], feed: Callable[[], None] | None, m: MeasureSpec
+    runner: Runner, sets: list[Any], feed: Callable[[], None] | None, m: MeasureSpec
 ) -> tuple[list[int], int, int]:
     """Time `invoke()` alone until `stopping.enough`: inputs are set before the clock starts and
     fed-back outputs copied after it stops. Returns (samples, start, window) in ns."""
@@ -102,15 +102,19 @@ def timed_loop(
 
 
 def collect_outputs(
-    runner: Runner, sets: list[list[Any]], feed: Callable[[], None] | None, output: int
+    runner: Runner,
+    arrays: list[list[Any]],
+    sets: list[Any],
+    feed: Callable[[], None] | None,
+    output: int,
 ) -> list[list[float]]:
     """The scored output for each set in order; a streaming model runs them as one stream from
-    its first state."""
+    its first state (the first set's own arrays)."""
     if feed is not None:
-        runner.restart(sets[0])
+        runner.restart(arrays[0])
     outputs = []
-    for arrays in sets:
-        runner.set_inputs(arrays)
+    for handle in sets:
+        runner.set_inputs(handle)
         runner.invoke()
         outputs.append([float(v) for v in runner.output(output).ravel()])
         if feed is not None:
@@ -129,14 +133,16 @@ def measure(cell: CellRequest) -> CellResult:
     load_ns = time.perf_counter_ns() - t0
     rss_after_load = _proc_status_kb("VmRSS")
     spec = cell["inputs"]
-    sets = input_sets(runner.inputs, spec)
+    arrays = input_sets(runner.inputs, spec)
     output = index_of(runner.outputs, spec.get("output"), "output")
     pairs = feedback_pairs(runner, spec)
     feed = None
     if pairs:  # streaming: each invoke takes the previous one's state, the first its own source
         runner.stream(pairs)
-        runner.restart(sets[0])
         feed = runner.feed
+    sets = runner.load(arrays)
+    if feed is not None:
+        runner.restart(arrays[0])
 
     runner.set_inputs(sets[0])
     t0 = time.perf_counter_ns()
@@ -171,7 +177,7 @@ def measure(cell: CellRequest) -> CellResult:
     outputs = None
     outputs_start = clock()
     if cell.get("collect_outputs"):
-        outputs = collect_outputs(runner, sets, feed, output)
+        outputs = collect_outputs(runner, arrays, sets, feed, output)
 
     code_after = _shared_object_rss_kb()
     code_growth = None if code_before is None or code_after is None else code_after - code_before

@@ -77,8 +77,13 @@ class Runner:
         """[{"name", "shape", "dtype"}] of the inputs as fed."""
         return [t.spec() for t in self.inputs]
 
-    def set_inputs(self, arrays: list[Any]) -> None:
-        """Set every input (in `inputs` order) but those fed back from an output."""
+    def load(self, sets: list[list[Any]]) -> list[Any]:
+        """Ready the input sets (lists of arrays in `inputs` order, `stream` already said);
+        returns one handle per set for `set_inputs`. Default: the arrays themselves."""
+        return sets
+
+    def set_inputs(self, handle: Any) -> None:
+        """Set every input (a set's handle from `load`) but those fed back from an output."""
         raise NotImplementedError
 
     def invoke(self) -> None:
