@@ -278,3 +278,21 @@ def test_run_works_from_any_folder(tmp_path: Path, tiny: dict[str, Path]) -> Non
     (run,) = (folder / "results" / "s").iterdir()
     manifest = json.loads((run / "run.json").read_text())
     assert manifest["verdict"] == "pass" and list(manifest["targets"]) == ["local"]
+
+
+def test_boards_get_external_data_only_from_the_models_own_folder(tmp_path: Path) -> None:
+    from benchy.errors import TargetError
+    from benchy.targets.ssh import bundle_digest
+
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"model")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "w.data").write_bytes(b"weights")
+    (tmp_path / "w.data").write_bytes(b"weights")
+    first = bundle_digest(model, [tmp_path / "w.data"])
+    (tmp_path / "w.data").write_bytes(b"weights2")
+    assert bundle_digest(model, [tmp_path / "w.data"]) != first  # the data is in the name
+    with pytest.raises(TargetError, match=r"external data sub/w\.data is not beside the model"):
+        bundle_digest(model, [tmp_path / "sub" / "w.data"])
+    with pytest.raises(TargetError, match=r"external data file gone\.data is missing"):
+        bundle_digest(model, [tmp_path / "gone.data"])

@@ -11,6 +11,7 @@ vad_half.onnx      the same in float16 (inputs, outputs, constants; sr stays int
 types.onnx         a int8 [1, 4], b uint8 [1, 4], flag bool [1, 4], h float16 [1, 4] →
                    out = a + b + flag + h (float32)
 strings.onnx       s string [1] → Identity (an input benchy cannot feed)
+noshape.onnx       x float, no shape in the model → Identity (the suite must give one)
 weights.onnx       x [1, 16] → y = x · W [1, 4], W in the external file weights.data
 dynamic.tflite     x [-1, 4] → y = x + [1, 2, 3, 4] (a dynamic batch dimension)
 signatures.tflite  signature "add": out = a + b (subgraph 0); "mul": out = a * b (subgraph 1)
@@ -104,6 +105,18 @@ def strings_onnx(path: Path) -> Path:
         [helper.make_tensor_value_info("t", TensorProto.STRING, [1])],
     )
     return _save(helper.make_model(graph, opset_imports=OPSET), path)
+
+
+def noshape_onnx(path: Path) -> Path:
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "noshape",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+    )
+    # (onnx's checker wants graph inputs to have a shape; ONNX Runtime does not)
+    onnx.save_model(helper.make_model(graph, opset_imports=OPSET), str(path))
+    return path
 
 
 WEIGHTS = np.arange(64, dtype=np.float32).reshape(16, 4) / 64.0
@@ -310,6 +323,7 @@ def build_all(folder: Path) -> dict[str, Path]:
         "vad": vad_onnx(folder / "vad.onnx"),
         "types": types_onnx(folder / "types.onnx"),
         "strings": strings_onnx(folder / "strings.onnx"),
+        "noshape": noshape_onnx(folder / "noshape.onnx"),
         "weights": weights_onnx(folder / "weights.onnx"),
         "dynamic": dynamic_tflite(folder / "dynamic.tflite"),
         "signatures": signatures_tflite(folder / "signatures.tflite"),

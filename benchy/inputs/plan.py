@@ -319,6 +319,8 @@ class _Planner:
     def _check_array(self, feed: Feed, tensor: TensorInfo) -> None:
         assert feed.key is not None and feed.shape is not None and self.dataset is not None
         problem = array_problem(self.dataset, feed.key, self.arrays)
+        if problem is None and self.arrays[feed.key][0][0] == 0:
+            problem = f"{self.dataset.name}: {feed.key} holds no samples"
         if problem is not None:
             raise self.cfg.place.error("dataset", problem)
         sample = self.arrays[feed.key][0][1:]

@@ -103,7 +103,11 @@ class TFLiteRunner(Runner):
             dims = [int(d) for d in detail.get("shape_signature", detail["shape"])]
             dims = dims if len(dims) == len(detail["shape"]) else [int(d) for d in detail["shape"]]
             want = shape_for(name, dims, requested)
-            if [int(s) for s in detail["shape"]] != want:
+            if [int(s) for s in detail["shape"]] == want:
+                continue
+            if sub == 0:
+                interp.resize_tensor_input(index, want)
+            else:  # what resize_tensor_input does, for the signature's subgraph
                 shape = np.array(want, dtype=np.int32)
                 interp._interpreter.ResizeInputTensor(index, shape, False, sub)
         if sub == 0:
