@@ -166,6 +166,7 @@ class TFLiteRunner(Runner):
         self._fed_inputs = {t.handle for _, t in self.fed}
 
     def restart(self, arrays: list[Any]) -> None:
+        self.interp.reset_all_variables()  # a fresh stream: any variable tensors too
         for _, tensor in self.fed:
             self._set(tensor.handle, arrays[self.inputs.index(tensor)])
 
