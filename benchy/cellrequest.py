@@ -7,22 +7,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchy.config import Measure, Model
+from benchy.datasets import headers
+from benchy.inputs.plan import plan_inputs
 from benchy.matrix import Cell
 from benchy.power.config import PowerConfig
 from benchy.worker.protocol import CellRequest, InputsSpec, MeasureSpec
 
 
-def inputs_spec(model: Model, paths: dict[Path, str]) -> InputsSpec:
-    spec = model.input
-    if spec.kind == "dataset" and model.dataset is not None:
-        inputs: InputsSpec = {"kind": "dataset", "path": paths[model.dataset], "key": "x"}
-        if model.dataset_limit:
-            inputs["limit"] = model.dataset_limit
-        return inputs
-    inputs = {"kind": "random", "low": spec.low, "high": spec.high, "seed": spec.seed}
-    if spec.shape:
-        inputs["shape"] = list(spec.shape)
-    return inputs
+def inputs_spec(model: Model, model_file: Path, paths: dict[Path, str]) -> InputsSpec:
+    """How the worker feeds `model_file` (benchy/inputs/plan.py), with the device's paths."""
+    plan = plan_inputs(model, model_file)
+    dataset = paths.get(model.dataset) if model.dataset is not None else None
+    return plan.spec(dataset, model.dataset_limit)
+
+
+def scored(model: Model) -> bool:
+    """The metric needs outputs: the model has a dataset with labels y."""
+    return model.dataset is not None and "y" in headers(model.dataset)
 
 
 def measure_spec(measure: Measure) -> MeasureSpec:
@@ -51,11 +52,11 @@ def cell_request(
         "model_path": paths[cell.model_file],
         "delegate": cell.delegate.payload,  # type: ignore[typeddict-item]
         "threads": cell.threads,
-        "inputs": inputs_spec(model, paths),
+        "inputs": inputs_spec(model, cell.model_file, paths),
         "measure": measure_spec(measure),
         "timeout_s": measure.timeout_s,
         # Outputs are collected once (first repetition): they do not change between processes.
-        "collect_outputs": model.dataset is not None and repetition == 0,
+        "collect_outputs": scored(model) and repetition == 0,
     }
     if power is not None:
         request["power"] = power.payload()  # type: ignore[typeddict-item]

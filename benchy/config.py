@@ -14,6 +14,15 @@ from typing import Any
 from benchy.datasets import dataset_problem
 from benchy.derive.spec import CalibrationSpec, DeriveSpec, parse_calibration, parse_derive
 from benchy.errors import ConfigError
+from benchy.inputs.config import (
+    INPUT_KEYS,
+    InputsConfig,
+    InputSpec,
+    Place,
+    parse_inputs,
+    parse_legacy_input,
+)
+from benchy.inputs.plan import check_model
 from benchy.power.config import EnergySettings
 from benchy.runtimes import RUNTIMES, Delegate
 from benchy.tomltable import Table, load_toml
@@ -36,7 +45,6 @@ BUDGET_KEYS = {
 
 FLOOR_BUDGETS = {"accuracy_min", "battery_life_hours_min"}
 METRICS = ("accuracy", "top_k", "mae", "rmse")
-DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32", "int64")
 FILTER_KEYS = ("target", "model", "variant", "runtime", "delegate", "threads")
 RANK_COLUMNS = (
     "latency_p50_ms",
@@ -115,16 +123,6 @@ class Gate:
 
 
 @dataclass(frozen=True)
-class InputSpec:
-    kind: str  # "dataset" | "random"
-    low: float = 0.0
-    high: float = 1.0
-    seed: int = 0
-    shape: tuple[int, ...] | None = None
-    dtype: str | None = None
-
-
-@dataclass(frozen=True)
 class Model:
     name: str
     variants: dict[str, Path]
@@ -142,6 +140,8 @@ class Model:
     derive: tuple[DeriveSpec, ...] = ()
     calibration: CalibrationSpec | None = None
     derive_errors: dict[str, str] = field(default_factory=dict)
+    # inputs (issue 11): named inputs, dims, output, feedback, signature (benchy/inputs/)
+    inputs: InputsConfig = field(default_factory=lambda: InputsConfig(Place("", "")))
 
 
 @dataclass(frozen=True)
@@ -238,30 +238,11 @@ def _gate(t: Table) -> Gate:
     return Gate(**values)
 
 
-def _input(t: Table, has_dataset: bool) -> InputSpec:
-    t.only("source", "low", "high", "seed", "shape", "dtype")
-    default = "dataset" if has_dataset else "random"
-    source = t.string("source", default, choices=("dataset", "random"))
-    if source == "dataset" and not has_dataset:
-        raise t.error("source", 'is "dataset" but the model has no dataset = "FILE.npz"')
-    low = t.number("low", 0.0)
-    high = t.number("high", 1.0)
-    if high < low:
-        raise t.error("high", f"must be ≥ low ({low:g})")
-    shape = t.int_list("shape", None, minimum=1)
-    return InputSpec(
-        source,
-        low,
-        high,
-        t.number("seed", 0, integer=True, minimum=0),
-        shape,
-        t.string("dtype", None, choices=DTYPES),
-    )
-
-
 def _check_dataset(t: Table, path: Path) -> None:
     if not zipfile.is_zipfile(path):
-        raise t.error("dataset", f"{path.name} is not an .npz archive (expected arrays x and y)")
+        raise t.error(
+            "dataset", f"{path.name} is not an .npz archive (expected an array per input and y)"
+        )
     problem = dataset_problem(path)
     if problem is not None:
         raise t.error("dataset", problem)
@@ -280,6 +261,7 @@ def _model(name: str, t: Table, root: Path) -> Model:
         "target_budgets",
         "derive",  # derive (issue 13)
         "calibration",
+        *INPUT_KEYS,  # inputs (issue 11)
     )
     vt = t.table("variants", required=True)
     if not vt.data:
@@ -292,20 +274,23 @@ def _model(name: str, t: Table, root: Path) -> Model:
     metric = t.string("metric", "accuracy", choices=METRICS)
     derive = parse_derive(t, variants, reference)  # derive (issue 13)
     calibration = parse_calibration(t, root, dataset, derive, variants)
-    return Model(
+    model = Model(
         name=name,
         variants=variants,
         reference=reference,
         dataset=dataset,
         metric=metric,
         top_k=t.number("top_k", 5, integer=True, minimum=1),
-        input=_input(t.table("input"), dataset is not None),
+        input=parse_legacy_input(t.table("input"), dataset is not None),
         budgets=_budgets(t.table("budgets")),
         target_budgets=_per_target_budgets(t, "target_budgets"),
         dataset_limit=t.number("dataset_limit", None, integer=True, minimum=1),
         derive=derive,
         calibration=calibration,
+        inputs=parse_inputs(t, dataset is not None),
     )
+    check_model(model)  # inputs (issue 11): against every variant file, before anything runs
+    return model
 
 
 def _filters(t: Table, key: str, models: dict[str, Model]) -> tuple[Filter, ...]:
@@ -349,8 +334,11 @@ def _matrix(t: Table, models: dict[str, Model]) -> Matrix:
 
 
 def load_suite(path: Path) -> Suite:
-    shown = str(path)
-    t = load_toml(path, shown)
+    return suite_from(load_toml(path, str(path)), path)
+
+
+def suite_from(t: Table, path: Path) -> Suite:
+    """A suite from its parsed table; `path` names it (paths in it are relative to its folder)."""
     t.only("suite", "models", "matrix", "measure", "budgets", "target_budgets", "gate", "energy")
     root = path.resolve().parent
     head = t.table("suite")
@@ -389,40 +377,28 @@ class TargetConfig:
     options: Any
 
 
-def find_target_file(name_or_path: str, suite_path: Path | None) -> Path:
-    """`NAME` → targets/NAME.toml (cwd, then beside the suite's parent); else a path."""
-    candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or "/" in name_or_path:
-        return candidate
-    places = [Path.cwd() / "targets"]
-    if suite_path is not None:
-        places.append(suite_path.resolve().parent.parent / "targets")
-    for place in places:
-        if (place / f"{name_or_path}.toml").is_file():
-            return place / f"{name_or_path}.toml"
-    return places[0] / f"{name_or_path}.toml"
-
-
 def load_target(
     name_or_path: str, suite_path: Path | None = None, origin: tuple[str, str] = ("--target", "")
 ) -> TargetConfig:
-    """Load a target file. `origin` (file, key) is where the name came from, for the error."""
-    from benchy.targets import TARGET_KINDS
+    """Load a target by name (benchy/targets/lookup.py: files, then built in) or path.
+    `origin` (file, key) is where the name came from, for the error."""
+    from benchy.targets import TARGET_KINDS, lookup
 
-    path = find_target_file(name_or_path, suite_path)
-    shown = str(path)
-    if not path.is_file():
-        here = sorted(p.stem for p in path.parent.glob("*.toml")) if path.parent.is_dir() else []
-        known = f"; valid choices: {', '.join(here)}" if here else ""
-        raise ConfigError(
-            origin[0], origin[1], f'target "{name_or_path}" not found: no file {shown}{known}'
-        )
-    t = load_toml(path, shown)
+    path: Path | None
+    if lookup.is_path(name_or_path):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ConfigError(origin[0], origin[1], f"target file {path} not found")
+    else:
+        path = lookup.find(name_or_path, suite_path)
+        if path is None and name_or_path not in lookup.BUILTIN:
+            raise ConfigError(origin[0], origin[1], lookup.not_found(name_or_path, suite_path))
+    t = load_toml(path, str(path)) if path is not None else lookup.builtin(name_or_path)
     kind = t.string("kind", choices=tuple(TARGET_KINDS))
     cls = TARGET_KINDS[kind]
     t.only("kind", "name", "description", "budgets", *cls.option_keys)
     return TargetConfig(
-        name=t.string("name", path.stem),
+        name=t.string("name", path.stem if path is not None else name_or_path),
         kind=kind,
         path=path,
         description=t.string("description", ""),

@@ -21,6 +21,7 @@ from benchy.config import Suite, TargetConfig
 from benchy.errors import TflmError
 from benchy.judge.budgets import Check, judge_budgets
 from benchy.matrix import Cell
+from benchy.modelinfo import model_bytes
 from benchy.power import energy
 from benchy.power.config import PowerConfig
 from benchy.results.manifest import sha256_file
@@ -237,7 +238,7 @@ class RowBuilder:
         peaks = [float(p) for r in results if (p := r.get("peak_rss_mb")) is not None]
         peak = max(peaks) if peaks else None
         before = first.get("rss_before_mb")
-        size = cell.model_file.stat().st_size
+        size = model_bytes(cell.model_file)  # external data (ONNX) included
         return {
             STATUS: "ok",
             "error": None,

@@ -116,3 +116,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
         yield chromium
     finally:
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The small models of tests/tiny_models.py (several inputs, dynamic dimensions, state,
+    signatures, int8, external data), built once per session."""
+    from .tiny_models import build_all
+
+    return build_all(tmp_path_factory.mktemp("tiny-models"))

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = sorted((Path(__file__).parent / "config_corpus").glob("*.toml"))
 
 
-def expected(path: Path) -> str:
+def expected(path: Path, config: Path) -> str:
     first = path.read_bytes().splitlines()[0].decode()  # the rest may be hostile bytes
     assert first.startswith("# expect: ")
     message = first.removeprefix("# expect: ")
@@ -25,6 +25,7 @@ def expected(path: Path) -> str:
         message.replace("@DIR@", str(path.parent.resolve()))
         .replace("@ROOT@", str(ROOT))
         .replace("@PROVIDERS@", ", ".join(known_providers()))
+        .replace("@CONFIG@", str(config))
     )
 
 
@@ -33,10 +34,11 @@ def test_corpus(
     path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # target lookup looks there
     rel = path.relative_to(ROOT)
     code = main(["run", str(rel), "--results", str(tmp_path / "results")])
     err = capsys.readouterr().err.strip()
-    assert err == f"error: {rel}: {expected(path)}"
+    assert err == f"error: {rel}: {expected(path, tmp_path / 'config')}"
     assert code == 2
     assert not (tmp_path / "results").exists()  # nothing ran
 

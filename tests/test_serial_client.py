@@ -17,6 +17,7 @@ from benchy.serial.faults import Faults
 from benchy.serial.link import SerialLink
 from benchy.serial.ports import PortSpec, resolve
 from benchy.serial.tensors import ModelIO
+from benchy.worker.protocol import FeedSpec
 
 from .conftest import DATA, MODELS
 from .serial_dut import direct_tflm, emulated_dut
@@ -35,7 +36,8 @@ def connect(port: str, reconnect_s: float = 3.0, **settings: object) -> DutClien
 
 def inputs(limit: int = 40) -> list[bytes]:
     io = ModelIO.from_tflite(CNN)
-    return io.inputs({"kind": "dataset", "path": str(DATA), "limit": limit})
+    feed: FeedSpec = {"source": "dataset", "key": "x"}
+    return io.inputs({"default": feed, "path": str(DATA), "limit": limit})
 
 
 def test_commands(tmp_path: Path) -> None:

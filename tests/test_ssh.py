@@ -12,12 +12,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from benchy.cli import main
 
-from .conftest import CNN_MODELS, ROOT
+from .conftest import CNN_MODELS, QUICK_MEASURE, ROOT, one_repetition_unless_asked
 from .sshd import SshServer
 
 SUITE = '[matrix]\nruntimes = ["tflite", "onnxruntime"]\n' + CNN_MODELS
@@ -383,3 +384,55 @@ def test_clean_removes_only_what_benchy_put_in_its_workdir(  # type: ignore[no-u
     assert main(["clean", "--target", str(pi)]) == 0
     assert f"removed {root}" in capsys.readouterr().out
     assert not root.exists() and root.parent.is_dir()
+
+
+def test_models_with_external_data_and_several_inputs_run_on_the_board(  # type: ignore[no-untyped-def]
+    sshd: SshServer, tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """An ONNX model whose weights live in weights.data goes to the board with that file
+    beside it, under that name, in a folder named by both files' content; the streaming
+    three-input model runs there as locally. `clean` removes the folder too."""
+    from .tiny_models import WEIGHTS
+
+    x = np.random.default_rng(5).uniform(-1, 1, size=(6, 1, 16)).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x=x, y=(x @ WEIGHTS).reshape(6, 4))
+    frames = np.random.default_rng(1).uniform(-1, 1, size=(8, 1, 16)).astype(np.float32)
+    y = frames.mean(axis=(1, 2)) + np.arange(8) + 1.6
+    np.savez(tmp_path / "frames.npz", input=frames, y=y)
+    suite = tmp_path / "s.toml"
+    suite.write_text(
+        f"""
+[models.w]
+dataset = "x.npz"
+metric = "mae"
+[models.w.variants]
+fp32 = "{tiny["weights"]}"
+[models.vad]
+dataset = "frames.npz"
+metric = "mae"
+dims = {{ batch = 1, sequence = 16 }}
+[models.vad.variants]
+fp32 = "{tiny["vad"]}"
+[models.vad.inputs.state]
+source = "zeros"
+[models.vad.inputs.sr]
+value = 16000
+[models.vad.feedback]
+stateN = "state"
+"""
+        + one_repetition_unless_asked(QUICK_MEASURE)
+    )
+    pi = write_target(tmp_path / "pi.toml", sshd.target_toml())
+    assert run(str(suite), "--target", str(pi), "--out", str(tmp_path / "r")) == 0
+    cells = pd.read_parquet(tmp_path / "r" / "cells.parquet")
+    cells = cells[cells.status != "n/a"].set_index("model")
+    assert cells.loc["w", "status"] == "ok" and cells.loc["w", "metric_value"] < 1e-6
+    assert cells.loc["vad", "status"] == "ok" and cells.loc["vad", "metric_value"] < 1e-5
+    files = remote_files(sshd)
+    bundled = sorted(name for name in files if ".d/" in name)
+    assert len(bundled) == 2
+    folder = bundled[0].rsplit("/", 1)[0]
+    assert bundled == [f"{folder}/weights.data", f"{folder}/weights.onnx"]
+    assert folder.startswith("files/") and len(folder) == len("files/") + 64 + len(".d")
+    assert main(["clean", "--target", str(pi)]) == 0
+    assert not (sshd.dir / "remote benchy 'dir'").exists()

@@ -15,7 +15,7 @@ import pytest
 from benchy.cli import main
 from benchy.worker.bundle import worker_file
 
-from .conftest import CNN_MODELS
+from .conftest import CNN_MODELS, QUICK_MEASURE, one_repetition_unless_asked
 
 
 def test_cells_run_on_tflite_runtime_and_say_so(  # type: ignore[no-untyped-def]
@@ -56,3 +56,24 @@ def test_the_worker_runs_on_the_oldest_python_boards_have(tflite_runtime_python:
     ping, facts = (json.loads(line) for line in proc.stdout.splitlines())
     assert ping["ok"] and ping["runtimes"]["tflite"]["module"] == "tflite_runtime"
     assert facts["facts"]["python"].startswith("3.9")
+
+
+def test_named_inputs_resizing_signatures_and_feedback_on_tflite_runtime(  # type: ignore[no-untyped-def]
+    tflite_runtime_python: Path, tiny: dict[str, Path], tmp_path: Path
+) -> None:
+    """What tflite_runtime 2.14 on Python 3.9 must do for issue 11's models: resize a dynamic
+    batch, run a signature's own subgraph (2.14's SignatureRunner resizes and allocates on
+    every call, so the worker drives the wrapper as it does), quantize two inputs with their
+    own scales, and feed a state output back."""
+    from .tiny_models import TFLITE_LIMITS, tflite_suite
+
+    suite = tmp_path / "s.toml"
+    suite.write_text(tflite_suite(tmp_path, tiny) + one_repetition_unless_asked(QUICK_MEASURE))
+    target = tmp_path / "pi-like.toml"
+    target.write_text(f'kind = "local"\npython = "{tflite_runtime_python}"\n')
+    out = tmp_path / "out"
+    assert main(["run", str(suite), "--target", str(target), "--out", str(out)]) == 0
+    cells = pd.read_parquet(out / "cells.parquet")
+    assert set(cells.runtime_module) == {"tflite_runtime"}
+    for model, limit in TFLITE_LIMITS.items():
+        assert cells[cells.model == model].metric_value.iloc[0] < limit, model

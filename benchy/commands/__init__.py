@@ -5,6 +5,8 @@ from __future__ import annotations
 
 COMMANDS = [
     "run",
+    "inspect",
+    "init",
     "derive",
     "compare",
     "ab",

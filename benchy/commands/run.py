@@ -20,6 +20,7 @@ from benchy.errors import UsageError
 from benchy.judge import outcome
 from benchy.judge.compare import compare_runs
 from benchy.matrix import Cell, expand
+from benchy.modelrun import is_model_file, model_suite
 from benchy.report.comparison import print_comparison
 from benchy.report.html import manifest_fields
 from benchy.report.markup import plain
@@ -36,9 +37,15 @@ log = logging.getLogger("benchy")
 
 def add_parser(sub: Any) -> None:
     run = sub.add_parser(
-        "run", help="run a suite's matrix", description="Run every cell of a suite."
+        "run",
+        help="run a suite's matrix, or one model file",
+        description="Run every cell of a suite; or measure one .tflite/.onnx file without a "
+        "suite (random inputs, the local target).",
     )
-    run.add_argument("suite", type=Path, help="suite file, e.g. suites/wearable.toml")
+    run.add_argument(
+        "suite", type=Path, metavar="SUITE|MODEL",
+        help="suite file, e.g. suites/wearable.toml; or a .tflite/.onnx model file",
+    )  # fmt: skip
     run.add_argument(
         "--target",
         action="append",
@@ -57,6 +64,13 @@ def add_parser(sub: Any) -> None:
     run.add_argument(
         "--show-na", action="store_true", help="list the pairs that cannot apply, one by one"
     )
+    model = run.add_argument_group("a model file without a suite")
+    model.add_argument("--runtime", help="tflite or onnxruntime (default: the one for the file)")
+    model.add_argument("--threads", type=int, action="append", metavar="N",
+                       help="thread count (repeatable; default 1)")  # fmt: skip
+    model.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
+                       help="a dynamic dimension's size, by its name in `benchy inspect` "
+                       "(repeatable)")  # fmt: skip
     add_gate_arguments(run)
     run.add_argument(
         "--baseline",
@@ -167,8 +181,22 @@ def _finish(
     return code
 
 
+def _suite(args: argparse.Namespace) -> Suite:
+    """The suite file's, or the one a model file is measured with (benchy/modelrun.py)."""
+    if is_model_file(args.suite):
+        targets = args.target or ["local"]
+        return model_suite(args.suite, args.runtime, args.threads, args.dim, targets)
+    for flag in ("runtime", "threads", "dim"):
+        if getattr(args, flag):
+            raise UsageError(
+                f"--{flag} applies to a model file (benchy run MODEL.onnx); a suite says it in "
+                "[matrix] and [models.NAME].dims"
+            )
+    return load_suite(args.suite)
+
+
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    suite = load_suite(args.suite)
+    suite = _suite(args)
     targets = _targets(args.suite, args.target, suite.targets)
     names = [t.name for t in targets]
     if len(set(names)) != len(names):

@@ -15,7 +15,7 @@ from benchy.errors import BenchyError, TargetError
 from benchy.power.config import PowerConfig
 from benchy.power.ppk2 import HOST_METERS
 from benchy.report.markup import plain
-from benchy.targets import TARGET_KINDS
+from benchy.targets import TARGET_KINDS, lookup
 from benchy.targets.base import Survey, Target
 
 FACTS = ("board", "cpu_model", "cores", "cpu_max_mhz", "governor", "ram_mb", "os", "kernel",
@@ -47,12 +47,16 @@ def add_parser(sub: Any) -> None:
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     table = Table("name", "kind", "description", header_style="bold")
-    for path in sorted(args.dir.glob("*.toml")):
+    paths = sorted(args.dir.glob("*.toml"))
+    for path in paths:
         try:
             cfg = load_target(str(path))
             table.add_row(plain(cfg.name), plain(cfg.kind), plain(cfg.description))
         except BenchyError as exc:
             table.add_row(plain(path.stem), "[red]invalid[/]", plain(exc))
+    for name in sorted(set(lookup.BUILTIN) - {p.stem for p in paths}):
+        cfg = load_target(name, None)  # built in, unless a file elsewhere overrides it
+        table.add_row(plain(cfg.name), plain(cfg.kind), plain(cfg.description))
     console.print(table)
     return exitcodes.PASS
 

@@ -27,6 +27,7 @@ from benchy.derive.calibration import CalibrationData, load
 from benchy.derive.quantizers import RecipeError
 from benchy.derive.spec import DeriveSpec, quantizer_of
 from benchy.errors import UsageError
+from benchy.inputs.plan import inputs_problem
 from benchy.results.manifest import sha256_file, utc_now
 
 log = logging.getLogger(__name__)
@@ -244,6 +245,10 @@ def derive_variants(
             on_variant(result)
     files = {(d.model, d.variant): d.file or d.source_file for d in done}
     errors = {(d.model, d.variant): d.error for d in done if d.error is not None}
+    for d in done:  # inputs (issue 11): a derived file is fed as the suite says, or an error row
+        problem = None if d.file is None else inputs_problem(suite.models[d.model], d.file)
+        if problem is not None:
+            errors[(d.model, d.variant)] = problem
     derived = Derived(_with_variants(suite, files, errors), tuple(done))
     made = {d.file.name for d in done if d.file is not None}
     _write_manifest(out_dir, suite, sorted(ours | made), derived.provenance())

@@ -15,6 +15,7 @@ from typing import Any
 from benchy import __version__
 from benchy.config import Measure, Suite
 from benchy.errors import UsageError
+from benchy.modelinfo import companions
 from benchy.results.schema import SCHEMA_VERSION
 
 
@@ -126,6 +127,9 @@ def run_manifest(suite: Suite, suite_file: Path, measure: Measure, quick: bool) 
         for v, p in m.variants.items()
         if v not in m.derive_errors  # a derived variant whose recipe failed: no file was made
     }
+    for m in suite.models.values():  # an ONNX model's external data files (issue 11)
+        for v, p in m.variants.items():
+            models |= {f"{m.name}/{v}:{d.name}": sha256_file(d) for d in companions(p) if d.is_file()}
     datasets = {
         str(m.dataset.name): sha256_file(m.dataset) for m in suite.models.values() if m.dataset
     }

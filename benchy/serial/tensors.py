@@ -1,9 +1,9 @@
 """The model's input and output tensors, read on the host from the .tflite file.
 
-The DUT takes its input as raw bytes in the input tensor's type: float inputs are quantized here
-with the tensor's own scale and zero point (read with ai_edge_litert's Interpreter, which is
-already a benchy dependency). Results a firmware prints as raw integers are dequantized with the
-output tensor's parameters.
+The DUT takes its input as raw bytes in the input tensor's type: inputs are made as the worker
+makes them (benchy/worker/inputs.py: float data quantized with the tensor's own scale and zero
+point, read with ai_edge_litert's Interpreter, which is already a benchy dependency). Results
+a firmware prints as raw integers are dequantized with the output tensor's parameters.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from benchy.errors import ProtocolError
+from benchy.worker.inputs import input_sets
 from benchy.worker.protocol import InputsSpec
+from benchy.worker.runtimes.base import Tensor
 
 
 @dataclass(frozen=True)
@@ -72,17 +73,6 @@ class ModelIO:
             )
         return cls(_spec(inputs[0]), _spec(outputs[0]))
 
-    def encode(self, x: npt.ArrayLike) -> bytes:
-        """A float sample → the input tensor's bytes (quantized, clipped, little-endian)."""
-        spec = self.input
-        arr = np.asarray(x, dtype=np.float64).reshape(spec.shape)
-        if spec.dtype.kind in "iu":
-            if spec.scale:
-                arr = np.round(arr / spec.scale) + spec.zero_point
-            info = np.iinfo(spec.dtype)
-            arr = np.clip(arr, info.min, info.max)
-        return np.ascontiguousarray(arr.astype(spec.dtype.newbyteorder("<"))).tobytes()
-
     def decode(self, values: Sequence[float], quantized: bool) -> list[float]:
         """The DUT's results → floats: as printed, or dequantized if it printed raw integers."""
         out = self.output
@@ -91,13 +81,15 @@ class ModelIO:
         return [float(v) for v in values]
 
     def inputs(self, spec: InputsSpec) -> list[bytes]:
-        """The cell's inputs (the runner's `inputs` payload) as byte strings for the DUT."""
-        if spec["kind"] == "dataset":
-            with np.load(spec["path"], allow_pickle=False) as data:
-                x = data[spec.get("key", "x")]
-            limit = spec.get("limit")
-            return [self.encode(xi) for xi in (x[: int(limit)] if limit else x)]
-        rng = np.random.default_rng(int(spec.get("seed", 0)))
-        low, high = float(spec.get("low", 0.0)), float(spec.get("high", 1.0))
-        shape = spec.get("shape") or self.input.shape
-        return [self.encode(rng.uniform(low, high, size=shape)) for _ in range(8)]
+        """The cell's inputs (its InputsSpec, made as the worker makes them: benchy/worker/
+        inputs.py) as the input tensor's bytes, little-endian, for the DUT. The firmware's one
+        input takes the first feed, whatever the suite calls it."""
+        spec_in = self.input
+        feeds = spec.get("feeds") or []
+        name = feeds[0].get("name", "input") if feeds else "input"
+        tensor = Tensor(name, 0, spec_in.shape, spec_in.dtype.name, spec_in.scale,
+                        spec_in.zero_point)  # fmt: skip
+        little = spec_in.dtype.newbyteorder("<")
+        return [
+            np.ascontiguousarray(s[0].astype(little)).tobytes() for s in input_sets([tensor], spec)
+        ]

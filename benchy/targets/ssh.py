@@ -8,8 +8,10 @@ uploads nothing unchanged. Cells then run in the device's worker exactly as on t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import secrets
 import shlex
 import subprocess
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from benchy.errors import TargetError
+from benchy.modelinfo import companions
 from benchy.power.config import PowerConfig
 from benchy.results.manifest import sha256_file
 from benchy.targets import register, workdir
@@ -157,6 +160,23 @@ class Ssh:
         subprocess.run([*self.argv("-O", "exit")], capture_output=True, timeout=10, check=False)
 
 
+def bundle_digest(model: Path, data: list[Path]) -> str:
+    """One sha256 for a model and its external data files (their names and contents): the
+    name of the folder they share on the device. Data a model names in a subfolder, or outside
+    its own folder, cannot go beside it there: refused, so nothing else is ever uploaded."""
+    h = hashlib.sha256(sha256_file(model).encode())
+    for d in data:
+        if d.parent != model.parent:
+            raise TargetError(
+                f"{model.name}: external data {os.path.relpath(d, model.parent)} is not beside "
+                "the model; benchy pushes the data files that sit in the model's own folder"
+            )
+        if not d.is_file():
+            raise TargetError(f"{model.name}: external data file {d.name} is missing")
+        h.update(f"\0{d.name}\0{sha256_file(d)}".encode())
+    return h.hexdigest()
+
+
 def _host(table: Table) -> str:
     host: str = table.string("host")
     if host.startswith("-"):
@@ -243,15 +263,32 @@ class SshTarget(WorkerTarget):
             if remote not in self._missing([remote]):
                 continue
             log.info("%s: uploading %s (%d bytes)", self.name, local.name, local.stat().st_size)
-            tmp = f"{remote}.part-{secrets.token_hex(4)}"  # two boards of a farm may share a disk
-            script = f"cat > {shlex.quote(tmp)} && mv {shlex.quote(tmp)} {shlex.quote(remote)}"
+            # A unique temporary name: two boards of a farm may share a disk.
+            tmp, folder = f"{remote}.part-{secrets.token_hex(4)}", remote.rsplit("/", 1)[0]
+            script = (
+                f"mkdir -p {shlex.quote(folder)} && cat > {shlex.quote(tmp)} && "
+                f"mv {shlex.quote(tmp)} {shlex.quote(remote)}"
+            )
             self.ssh.run(["sh", "-c", script], data=local.read_bytes(), timeout=600)
 
     def prepare(self, files: list[Path]) -> dict[Path, str]:
+        """Each file as files/<sha256>-<name>; a model with external data (ONNX) goes with its
+        data files into a folder of its own, files/<sha256>.d/, under the names the model gives
+        them (the sha256 covers the model, the names and the data)."""
         assert self.workdir is not None
-        remote = {f: f"{self.workdir}/files/{sha256_file(f)}-{f.name}" for f in files}
-        missing = self._missing(list(remote.values()))
-        self._push({f: r for f, r in remote.items() if r in missing})
+        remote: dict[Path, str] = {}
+        uploads: dict[Path, str] = {}
+        for f in files:
+            data = companions(f)
+            if not data:
+                remote[f] = uploads[f] = f"{self.workdir}/files/{sha256_file(f)}-{f.name}"
+                continue
+            folder = f"{self.workdir}/files/{bundle_digest(f, data)}.d"
+            remote[f] = uploads[f] = f"{folder}/{f.name}"
+            for d in data:
+                uploads[d] = f"{folder}/{d.name}"
+        missing = self._missing(list(uploads.values()))
+        self._push({f: r for f, r in uploads.items() if r in missing})
         return remote
 
     def facts(self) -> dict[str, Any]:

@@ -5,7 +5,9 @@ The directory is made with `mkdir -m 700` (never `-p` into an existing one) and 
 file at once. An existing path is used only when it is a real directory holding the marker, so
 benchy never makes private (chmod), fills or deletes a directory someone else made — not even an
 empty one, which may be a mount point or another tool's. `clean` removes the worker and the
-content-hashed files by their names, then the directory only if nothing else is left in it.
+content-hashed files by their names (and the content-hashed folders `files/<sha256>.d/` that
+hold a model with its external data: their files, then the folder if it is empty), then the
+directory only if nothing else is left in it.
 
 Both scripts are POSIX sh (dash, bash, busybox ash) and take the workdir as `$1`, so it is never
 spliced into the script text.
@@ -50,9 +52,12 @@ if [ ! -d "$w" ] || [ ! -f "$w/$m" ] || [ -L "$w/$m" ]; then echo not-benchy; ex
 err=$(cd -- "$w" 2>&1) || {{ printf 'cannot-clean %s\\n' "$err"; exit 0; }}
 cd -- "$w" && d=$(pwd)
 ours() {{ for f; do if [ -f "$f" ] && [ ! -L "$f" ]; then rm -f -- "$f"; fi; done; }}
-ours worker-{HEX64}.pyz worker-{HEX64}.pyz.part
+ours worker-{HEX64}.pyz worker-{HEX64}.pyz.part*
 if [ -d files ] && [ ! -L files ]; then
   ours files/{HEX64}-*
+  for b in files/{HEX64}.d; do
+    if [ -d "$b" ] && [ ! -L "$b" ]; then ours "$b"/*; rmdir -- "$b" 2>/dev/null; fi
+  done
   rmdir files 2>/dev/null
 fi
 left=

@@ -1,16 +1,19 @@
 """One cell, measured in the forked child: load the model, one cold invoke, warm up, then time
-`invoke()` alone (inputs are set outside the timed region) until `stopping.enough`; memory from
-/proc around it; outputs over the dataset for accuracy when asked."""
+`invoke()` alone (inputs are set, and a streaming model's state fed back, outside the timed
+region) until `stopping.enough`; memory from /proc around it; outputs over the dataset for
+accuracy when asked."""
 
 from __future__ import annotations
 
 import os
 import signal
 import time
+from typing import Any, Callable
 
-from benchy.worker.inputs import input_sets
-from benchy.worker.protocol import CellRequest, CellResult
-from benchy.worker.runtimes import RUNNERS
+from benchy.worker.inputs import feedback_pairs, input_sets
+from benchy.worker.protocol import CellRequest, CellResult, MeasureSpec
+from benchy.worker.runtimes import RUNNERS, Runner
+from benchy.worker.runtimes.base import index_of
 from benchy.worker.stopping import enough
 
 
@@ -71,44 +74,14 @@ def _injected_fault(cell: CellRequest) -> None:
             time.sleep(1)
 
 
-def measure(cell: CellRequest) -> CellResult:
-    """Run one cell in this process and return its record (errors raise)."""
-    _injected_fault(cell)
-    reset_ok = _reset_peak_rss()
-    rss_before = _proc_status_kb("VmRSS")
-    code_before = _shared_object_rss_kb()
-    t0 = time.perf_counter_ns()
-    runner = RUNNERS[cell["runtime"]](cell)
-    load_ns = time.perf_counter_ns() - t0
-    rss_after_load = _proc_status_kb("VmRSS")
-    sets = input_sets(runner, cell["inputs"])
-
-    runner.set_inputs(sets[0])
-    t0 = time.perf_counter_ns()
-    runner.invoke()
-    first_ns = time.perf_counter_ns() - t0
-
-    m = cell["measure"]
-    clock = time.perf_counter_ns
-    # Warmup: count and time, both honoured.
-    warm_start = clock()
-    warm_n, warm_until = 0, warm_start + int(float(m["warmup_seconds"]) * 1e9)
-    while warm_n < int(m["warmup_runs"]) or clock() < warm_until:
-        runner.set_inputs(sets[warm_n % len(sets)])
-        runner.invoke()
-        warm_n += 1
-
-    idle_ns: list[int] | None = None
-    power = cell.get("power")
-    if power:
-        # Idle power: the model loaded and warm, nothing running, while the server samples.
-        a = clock()
-        time.sleep(float(power.get("idle_s", 0.5)))
-        idle_ns = [a, clock()]
-
+def timed_loop(
+    runner: Runner, sets: list[Any], feed: Callable[[], None] | None, m: MeasureSpec
+) -> tuple[list[int], int, int]:
+    """Time `invoke()` alone until `stopping.enough`: inputs are set before the clock starts and
+    fed-back outputs copied after it stops. Returns (samples, start, window) in ns."""
     min_runs, max_runs = int(m["min_runs"]), int(m["max_runs"])
+    clock = time.perf_counter_ns
     start = clock()
-    warmup_ns = (idle_ns[0] if idle_ns else start) - warm_start
     min_end = start + int(float(m["min_seconds"]) * 1e9)
     max_end = start + int(float(m["max_seconds"]) * 1e9)
     samples: list[int] = []
@@ -120,19 +93,91 @@ def measure(cell: CellRequest) -> CellResult:
         invoke()
         b = clock()
         append(b - a)
+        if feed is not None:
+            feed()  # outside the timed region too
         i += 1
         if enough(i, b, min_runs, max_runs, min_end, max_end):
             break
-    window_ns = clock() - start
+    return samples, start, clock() - start
+
+
+def collect_outputs(
+    runner: Runner,
+    arrays: list[list[Any]],
+    sets: list[Any],
+    feed: Callable[[], None] | None,
+    output: int,
+) -> list[list[float]]:
+    """The scored output for each set in order; a streaming model runs them as one stream from
+    its first state (the first set's own arrays)."""
+    if feed is not None:
+        runner.restart(arrays[0])
+    outputs = []
+    for handle in sets:
+        runner.set_inputs(handle)
+        runner.invoke()
+        outputs.append([float(v) for v in runner.output(output).ravel()])
+        if feed is not None:
+            feed()
+    return outputs
+
+
+def measure(cell: CellRequest) -> CellResult:
+    """Run one cell in this process and return its record (errors raise)."""
+    _injected_fault(cell)
+    reset_ok = _reset_peak_rss()
+    rss_before = _proc_status_kb("VmRSS")
+    code_before = _shared_object_rss_kb()
+    t0 = time.perf_counter_ns()
+    runner = RUNNERS[cell["runtime"]](cell)
+    load_ns = time.perf_counter_ns() - t0
+    rss_after_load = _proc_status_kb("VmRSS")
+    spec = cell["inputs"]
+    arrays = input_sets(runner.inputs, spec)
+    output = index_of(runner.outputs, spec.get("output"), "output")
+    pairs = feedback_pairs(runner, spec)
+    feed = None
+    if pairs:  # streaming: each invoke takes the previous one's state, the first its own source
+        runner.stream(pairs)
+        feed = runner.feed
+    sets = runner.load(arrays)
+    if feed is not None:
+        runner.restart(arrays[0])
+
+    runner.set_inputs(sets[0])
+    t0 = time.perf_counter_ns()
+    runner.invoke()
+    first_ns = time.perf_counter_ns() - t0
+    if feed is not None:
+        feed()
+
+    m = cell["measure"]
+    clock = time.perf_counter_ns
+    # Warmup: count and time, both honoured.
+    warm_start = clock()
+    warm_n, warm_until = 0, warm_start + int(float(m["warmup_seconds"]) * 1e9)
+    while warm_n < int(m["warmup_runs"]) or clock() < warm_until:
+        runner.set_inputs(sets[warm_n % len(sets)])
+        runner.invoke()
+        if feed is not None:
+            feed()
+        warm_n += 1
+
+    idle_ns: list[int] | None = None
+    power = cell.get("power")
+    if power:
+        # Idle power: the model loaded and warm, nothing running, while the server samples.
+        a = clock()
+        time.sleep(float(power.get("idle_s", 0.5)))
+        idle_ns = [a, clock()]
+
+    samples, start, window_ns = timed_loop(runner, sets, feed, m)
+    warmup_ns = (idle_ns[0] if idle_ns else start) - warm_start
 
     outputs = None
     outputs_start = clock()
     if cell.get("collect_outputs"):
-        outputs = []
-        for arrays in sets:
-            runner.set_inputs(arrays)
-            runner.invoke()
-            outputs.append([float(v) for v in runner.first_output().ravel()])
+        outputs = collect_outputs(runner, arrays, sets, feed, output)
 
     code_after = _shared_object_rss_kb()
     code_growth = None if code_before is None or code_after is None else code_after - code_before

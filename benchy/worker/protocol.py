@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 OPS = ("ping", "facts", "cell", "power", "quit")
 REQUEST_KEYS = {
     "ping": ("op",),
@@ -38,16 +38,30 @@ class DelegateSpec(TypedDict, total=False):
     graph_optimization_level: str  # onnxruntime: disable | basic | extended | all
 
 
-class InputsSpec(TypedDict, total=False):
-    kind: str  # "dataset" | "random"
-    path: str  # dataset: the .npz on the device
-    key: str  # dataset: the array holding the inputs
-    limit: int  # dataset: the first N samples only
-    low: float  # random: uniform in [low, high)
+class FeedSpec(TypedDict, total=False):
+    """How one input is fed (the host resolved it against the model file)."""
+
+    name: str  # the model's input name (a TFLite signature's name); absent in `default`
+    source: str  # "dataset" | "random" | "zeros" | "ones" | "value"
+    shape: list[int]  # the shape fed (dynamic dimensions resolved); absent: the model's own
+    key: str  # dataset: the array holding this input, one row per sample
+    low: float  # random: uniform in [low, high) (integers: low..high, both included)
     high: float
     seed: int
-    shape: list[int]  # random: overrides the model's input shape
-    count: int  # random: how many input sets to cycle through
+    value: Any  # value: a number, bool or nested list, broadcast to `shape`
+
+
+class InputsSpec(TypedDict, total=False):
+    """Every input of the model, how it is fed, and what comes back."""
+
+    feeds: list[FeedSpec]  # by input name
+    default: FeedSpec  # for inputs not in `feeds` (the host could not read the model)
+    path: str  # the dataset .npz on the device, when a feed takes its arrays
+    limit: int  # dataset: the first N samples only
+    count: int  # random: how many input sets to cycle through (default 8)
+    output: str  # the output returned for the metric (default: the first)
+    feedback: dict[str, str]  # output name -> the input it feeds on the next invoke
+    signature: str  # TFLite: run this signature; inputs and outputs are named by it
 
 
 class MeasureSpec(TypedDict):
@@ -94,6 +108,8 @@ class CellRequest(_CellRequired, total=False):
 
 CELL_KEYS = frozenset(CellRequest.__required_keys__ | CellRequest.__optional_keys__)
 CELL_REQUIRED = frozenset(CellRequest.__required_keys__)
+INPUTS_KEYS = frozenset(InputsSpec.__optional_keys__)
+FEED_KEYS = frozenset(FeedSpec.__optional_keys__)
 
 
 # ---------------------------------------------------------------- results
@@ -228,6 +244,35 @@ def request_problem(request: dict[str, Any]) -> str | None:
             )
         if missing:
             return "the cell request lacks: %s" % ", ".join(missing)
+        return _inputs_problem(cell["inputs"])
+    return None
+
+
+def _unknown(what: str, given: Any, known: frozenset[str]) -> str | None:
+    if not isinstance(given, dict):
+        return "%s is not an object" % what
+    unknown = sorted(set(given) - known)
+    if unknown:
+        return "unknown key(s) in %s: %s (protocol %d knows: %s)" % (
+            what,
+            ", ".join(unknown),
+            PROTOCOL_VERSION,
+            ", ".join(sorted(known)),
+        )
+    return None
+
+
+def _inputs_problem(inputs: Any) -> str | None:
+    problem = _unknown("the cell's inputs", inputs, INPUTS_KEYS)
+    if problem is not None:
+        return problem
+    feeds = list(inputs.get("feeds") or [])
+    if "default" in inputs:
+        feeds.append(inputs["default"])
+    for feed in feeds:
+        problem = _unknown("an input's feed", feed, FEED_KEYS)
+        if problem is not None:
+            return problem
     return None
 
 

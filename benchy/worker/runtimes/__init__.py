@@ -1,7 +1,8 @@
 """Runtimes on the device: one module each, registered by name (the `runtime` of a cell).
 
-A runner loads a model for a cell (delegate, threads), says which delegate really took nodes,
-describes its inputs, sets inputs, invokes, and returns the first output as floats.
+A runner loads a model for a cell (delegate, threads, a TFLite signature, the inputs' shapes),
+says which delegate really took nodes, describes its inputs and outputs, readies the input
+sets, sets one, invokes, feeds state outputs back, and returns an output as floats.
 """
 
 from __future__ import annotations

@@ -3,13 +3,21 @@ Pi usually has). Which one ran is reported with every cell."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from benchy.worker.protocol import CellRequest, RuntimeFacts
-from benchy.worker.runtimes.base import Failed, Runner, Unavailable
-from benchy.worker.runtimes.tensors import from_tensor, to_tensor
+from benchy.worker.runtimes.base import (
+    Failed,
+    Runner,
+    Tensor,
+    Unavailable,
+    requested_shapes,
+    shape_for,
+)
+from benchy.worker.runtimes.tensors import from_tensor, quant_params, to_tensor
 
 
 def import_tflite() -> tuple[Any, str, str]:
@@ -67,9 +75,61 @@ class TFLiteRunner(Runner):
             kwargs["experimental_op_resolver_type"] = resolver.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         self.interp = mod.Interpreter(**kwargs)
         self.interp.allocate_tensors()
-        self.inputs = self.interp.get_input_details()
-        self.outputs = self.interp.get_output_details()
         self.requested = kind
+        self._bind(cell)
+
+    def _bind(self, cell: CellRequest) -> None:
+        """The inputs and outputs the cell feeds and reads (a signature's, when it names one),
+        resized to the shapes the host resolved, then allocated."""
+        interp, spec = self.interp, cell["inputs"]
+        signature = spec.get("signature")
+        self.subgraph = 0
+        if signature is None:
+            ins = {d["name"]: d["index"] for d in interp.get_input_details()}
+            outs = {d["name"]: d["index"] for d in interp.get_output_details()}
+        else:
+            signatures = interp._get_full_signature_list()
+            if signature not in signatures:
+                raise Failed(
+                    "the model has no signature %r (it has: %s)"
+                    % (signature, ", ".join(sorted(signatures)) or "none")
+                )
+            self.subgraph = interp._interpreter.GetSubgraphIndexFromSignature(signature)
+            ins, outs = signatures[signature]["inputs"], signatures[signature]["outputs"]
+        sub = self.subgraph
+        requested = requested_shapes(cell)
+        for name, index in ins.items():
+            detail = interp._get_tensor_details(index, sub)
+            dims = [int(d) for d in detail.get("shape_signature", detail["shape"])]
+            dims = dims if len(dims) == len(detail["shape"]) else [int(d) for d in detail["shape"]]
+            want = shape_for(name, dims, requested)
+            if [int(s) for s in detail["shape"]] == want:
+                continue
+            if sub == 0:
+                interp.resize_tensor_input(index, want)
+            else:  # what resize_tensor_input does, for the signature's subgraph
+                shape = np.array(want, dtype=np.int32)
+                interp._interpreter.ResizeInputTensor(index, shape, False, sub)
+        if sub == 0:
+            # The public calls, which refuse to run while anything else holds the wrapper.
+            interp.allocate_tensors()
+            self._set: Any = interp.set_tensor
+            self.invoke = interp.invoke  # type: ignore[method-assign]
+        else:  # a signature's own subgraph: the wrapper takes its index (as SignatureRunner does)
+            wrapper = interp._interpreter
+            wrapper.AllocateTensors(sub)
+            self._set = lambda index, value: wrapper.SetTensor(index, value, sub)
+            self.invoke = functools.partial(wrapper.Invoke, sub)  # type: ignore[method-assign]
+        self.inputs = [self._tensor(n, i) for n, i in ins.items()]
+        self.outputs = [self._tensor(n, i) for n, i in outs.items()]
+        self.fed: list[tuple[Tensor, Tensor]] = []
+        self._fed_inputs: set[int] = set()
+
+    def _tensor(self, name: str, index: int) -> Tensor:
+        detail = self.interp._get_tensor_details(index, self.subgraph)
+        scale, zero = quant_params(detail)
+        shape = [int(s) for s in detail["shape"]]
+        return Tensor(name, index, shape, np.dtype(detail["dtype"]).name, scale, zero)
 
     def applied(self) -> str:
         """Which delegate really took nodes: delegate kernels appear as DELEGATE nodes."""
@@ -90,31 +150,36 @@ class TFLiteRunner(Runner):
             len(names) - partitions,
         )
 
-    def input_specs(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": d["name"],
-                "shape": [int(s) for s in d["shape"]],
-                "dtype": np.dtype(d["dtype"]).name,
-            }
-            for d in self.inputs
-        ]
-
     def set_inputs(self, arrays: list[Any]) -> None:
-        # Fused LSTM ops keep state in variable tensors across invokes: each input is a fresh
-        # window, so reset them here, outside the timed region.
-        self.interp.reset_all_variables()
-        for detail, arr in zip(self.inputs, arrays):
-            self.interp.set_tensor(detail["index"], arr)
+        if not self.fed:
+            # Fused LSTM ops keep state in variable tensors across invokes: each input is a
+            # fresh window, so reset them here, outside the timed region. (A streaming model,
+            # whose state is fed back, keeps it.)
+            self.interp.reset_all_variables()
+        fed = self._fed_inputs
+        for tensor, arr in zip(self.inputs, arrays):
+            if tensor.handle not in fed:
+                self._set(tensor.handle, arr)
 
-    def prepare_input(self, index: int, x: Any) -> Any:
-        """Cast (and quantize, for integer tensors) a float array to what input `index` takes."""
-        return to_tensor(x, self.inputs[index])
+    def stream(self, pairs: list[tuple[int, int]]) -> None:
+        self.fed = [(self.outputs[o], self.inputs[i]) for o, i in pairs]
+        self._fed_inputs = {t.handle for _, t in self.fed}
 
-    def invoke(self) -> None:
-        self.interp.invoke()
+    def restart(self, arrays: list[Any]) -> None:
+        self.interp.reset_all_variables()  # a fresh stream: any variable tensors too
+        for _, tensor in self.fed:
+            self._set(tensor.handle, arrays[self.inputs.index(tensor)])
 
-    def first_output(self) -> Any:
-        detail = self.outputs[0]
-        raw = self.interp.get_tensor(detail["index"])
-        return from_tensor(raw, detail)
+    def feed(self) -> None:
+        for out, tensor in self.fed:
+            raw = self.interp.get_tensor(out.handle, self.subgraph)
+            if out.scale != tensor.scale or out.zero_point != tensor.zero_point:
+                raw = to_tensor(from_tensor(raw, out), tensor)
+            self._set(tensor.handle, raw)
+
+    def invoke(self) -> None:  # replaced per instance in _bind
+        raise NotImplementedError
+
+    def output(self, index: int) -> Any:
+        tensor = self.outputs[index]
+        return from_tensor(self.interp.get_tensor(tensor.handle, self.subgraph), tensor)
