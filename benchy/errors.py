@@ -16,8 +16,19 @@ class ConfigError(BenchyError):
 
     exit_code = exitcodes.USAGE
 
-    def __init__(self, file: str, where: str, message: str) -> None:
-        self.file, self.where = file, where
+    def __init__(
+        self,
+        file: str,
+        where: str,
+        message: str,
+        table: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        self.file, self.where, self.reason = file, where, message
+        self.table = table
+        """The TOML table, dotted (`models.cnn`); "" for the top level; None when the error is
+        about an argument rather than a file's table."""
+        self.key = key
         place = f"{file}: {where}: " if where else f"{file}: "
         super().__init__(place + message)
 

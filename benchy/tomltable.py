@@ -75,7 +75,7 @@ class Table:
         return f"{table}.{key}" if self.path else key
 
     def error(self, key: str | None, message: str) -> ConfigError:
-        return ConfigError(self.file, self.where(key), message)
+        return ConfigError(self.file, self.where(key), message, self.path, key)
 
     def only(self, *allowed: str) -> None:
         """Reject keys this table does not define (typos must not be silently ignored)."""

@@ -18,8 +18,8 @@ from rich.console import Console
 
 from benchy import exitcodes
 from benchy.cli import main
-from benchy.commands.run import matrix
 from benchy.config import load_suite, load_target
+from benchy.pipeline import matrix
 from benchy.report.terminal import LiveProgress
 from benchy.results.store import RunStore
 

@@ -12,6 +12,7 @@ COMMANDS = [
     "ab",
     "history",
     "report",
+    "export",
     "targets",
     "clean",
     "emulate-dut",

@@ -18,11 +18,11 @@ from rich.console import Console
 from benchy import interrupts
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
 from benchy.commands.derive import derive_with_progress
-from benchy.commands.run import _targets, matrix, new_store
 from benchy.config import load_suite
 from benchy.errors import UsageError
 from benchy.judge import outcome
 from benchy.judge.compare import compare_runs
+from benchy.pipeline import matrix, new_store, targets_of
 from benchy.report.comparison import print_comparison
 from benchy.report.markup import plain
 from benchy.report.terminal import LiveProgress
@@ -55,7 +55,7 @@ def add_parser(sub: Any) -> None:
 
 def cmd_ab(args: argparse.Namespace, console: Console) -> int:
     base_suite, new_suite = load_suite(args.base), load_suite(args.new)
-    targets = _targets(args.new, args.target, new_suite.targets)
+    targets = targets_of(args.new, args.target, new_suite.targets)
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         raise UsageError(f"target names repeat: {', '.join(names)}")

@@ -1,36 +1,30 @@
-"""`benchy run SUITE`: expand the matrix, run every cell, store, report, gate."""
+"""`benchy run SUITE|MODEL`: the run pipeline (benchy/pipeline.py) with a terminal: progress
+while it measures, then the table, the comparison, the CI reports and the verdict line."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from benchy import exitcodes, interrupts
+from benchy import exitcodes
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
 from benchy.commands.derive import derive_with_progress
-from benchy.commands.preflight import check_run_arguments
-from benchy.commands.report import write_report_logged
-from benchy.config import Measure, Suite, TargetConfig, load_suite, load_target
-from benchy.derive.variants import planned
-from benchy.errors import UsageError
-from benchy.judge import outcome
-from benchy.judge.compare import compare_runs
-from benchy.matrix import Cell, expand
-from benchy.modelrun import is_model_file, model_suite
+from benchy.config import Suite
+from benchy.derive.variants import Derived, planned
+from benchy.matrix import Cell
+from benchy.pipeline import Outcome, RunRequest, execute, matrix, prepare
 from benchy.report.comparison import print_comparison
-from benchy.report.html import manifest_fields
 from benchy.report.markup import plain
 from benchy.report.terminal import LiveProgress, print_report
-from benchy.results import resume
-from benchy.results.manifest import read_manifest, run_manifest
-from benchy.results.read import StoredRun, records
-from benchy.results.store import ResultsUnwritable, RunStore, cells_frame
-from benchy.runner import Plan, Runner, Side
-from benchy.targets import TARGET_KINDS
+from benchy.results.read import records
+from benchy.results.store import cells_frame
+from benchy.runner import Events
 
 log = logging.getLogger("benchy")
 
@@ -93,14 +87,6 @@ def add_parser(sub: Any) -> None:
     run.set_defaults(func=cmd_run)
 
 
-def _targets(
-    suite_path: Path, names: list[str] | None, suite_targets: tuple[str, ...]
-) -> list[TargetConfig]:
-    if names:
-        return [load_target(n, suite_path, ("--target", "")) for n in names]
-    return [load_target(n, suite_path, (str(suite_path), "[suite].targets")) for n in suite_targets]
-
-
 def _print_matrix(console: Console, cells: list[Cell]) -> None:
     from rich.table import Table
 
@@ -114,172 +100,73 @@ def _print_matrix(console: Console, cells: list[Cell]) -> None:
     console.print(table)
 
 
-def matrix(suite: Suite, targets: list[TargetConfig]) -> list[Cell]:
-    """The suite's cells on these targets, with what each target refuses listed n/a."""
-    by_name = {t.name: t for t in targets}
+class Terminal:
+    """The pipeline's display on a console: derive and measure progress bars."""
 
-    def refuses(target: str, model: str, variant: str, runtime: str) -> str | None:
-        cfg = by_name[target]
-        return TARGET_KINDS[cfg.kind].refuses(cfg.options, model, variant, runtime)
+    def __init__(self, console: Console) -> None:
+        self.console = console
 
-    return expand(suite, [t.name for t in targets], refuses)
+    def derive(self, suite: Suite, out_dir: Path) -> Derived:
+        return derive_with_progress(self.console, suite, out_dir)
 
-
-def new_store(out: Path, suite: Suite, suite_file: Path, measure: Measure, quick: bool) -> RunStore:
-    """A run directory with its manifest: what ran, on what, with which files."""
-    return RunStore(out, run_manifest(suite, suite_file, measure, quick))
-
-
-def _resumed_quick(args: argparse.Namespace) -> bool:
-    """A resumed run keeps the settings it was started with (--quick or not)."""
-    if args.out is not None:
-        raise UsageError("--resume completes the run in its own folder: drop --out")
-    stored = read_manifest(args.resume)
-    quick = bool(stored.get("quick"))
-    if args.quick and not quick:
-        raise UsageError(f"--resume: {args.resume} was measured without --quick; drop --quick")
-    return quick
+    @contextlib.contextmanager
+    def measuring(
+        self, cells: list[Cell], repetitions: int, done: dict[Any, int]
+    ) -> Iterator[Events]:
+        with LiveProgress(self.console, cells, repetitions, done) as progress:
+            yield progress
 
 
-def _reopen(
-    args: argparse.Namespace, suite: Suite, measure: Measure, names: list[str]
-) -> tuple[RunStore, resume.Carried]:
-    """The interrupted run, reopened for completion, and what it already has."""
-    stored = read_manifest(args.resume)
-    problem = resume.resumable_problem(stored, run_manifest(suite, args.suite, measure, args.quick))
-    if problem is None:
-        measured_on = set(stored.get("targets") or {})
-        if not measured_on <= set(names):
-            problem = f"it was measured on {', '.join(sorted(measured_on))}, not {', '.join(names)}"
-    if problem is not None:
-        raise UsageError(f"--resume: {args.resume}: {problem}")
-    store = RunStore.reopen(args.resume)
-    return store, resume.load(args.resume, store.rows)
-
-
-def _finish(
-    store: RunStore, side: Side, runner: Runner, inconclusive: str, names: list[str]
-) -> int:
-    """Close the run: its exit code and verdict, and why a target measured nothing."""
-    rows = store.rows
-    idle = outcome.idle_targets(rows, names)
-    for target, why in idle.items():
-        log.error("target %s: %s", target, why)
-    failed = side.target_failed or bool(idle) or runner.store_error is not None
-    code = outcome.exit_code(rows, failed, inconclusive=inconclusive)
-    fields: dict[str, Any] = {"idle_targets": idle} if idle else {}
-    if runner.store_error is not None:
-        fields["stopped"] = str(runner.store_error)
-    status = "finished" if runner.store_error is None else "stopped"
-    try:
-        store.finish(status=status, exit_code=code, verdict=outcome.run_verdict(code, rows),
-                     **fields)  # fmt: skip
-    except ResultsUnwritable as exc:
-        if runner.store_error is None:
-            raise
-        log.error("results folder: %s (run.json may still say running)", exc)
-    return code
-
-
-def _suite(args: argparse.Namespace) -> Suite:
-    """The suite file's, or the one a model file is measured with (benchy/modelrun.py)."""
-    if is_model_file(args.suite):
-        targets = args.target or ["local"]
-        return model_suite(args.suite, args.runtime, args.threads, args.dim, targets)
-    for flag in ("runtime", "threads", "dim"):
-        if getattr(args, flag):
-            raise UsageError(
-                f"--{flag} applies to a model file (benchy run MODEL.onnx); a suite says it in "
-                "[matrix] and [models.NAME].dims"
-            )
-    return load_suite(args.suite)
+def request_of(args: argparse.Namespace) -> RunRequest:
+    return RunRequest(
+        suite=args.suite, target=args.target, quick=args.quick, out=args.out,
+        results=args.results, baseline=args.baseline, resume=args.resume,
+        inconclusive=args.inconclusive, report=not args.no_report, junit=args.junit,
+        markdown=args.markdown, runtime=args.runtime, threads=args.threads, dim=args.dim,
+    )  # fmt: skip
 
 
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
-    suite = _suite(args)
-    targets = _targets(args.suite, args.target, suite.targets)
-    names = [t.name for t in targets]
-    if len(set(names)) != len(names):
-        raise UsageError(f"target names repeat: {', '.join(names)}")
-    if args.resume is not None:
-        args.quick = _resumed_quick(args)
-    measure = suite.quick if args.quick else suite.measure
-    checked = check_run_arguments(args, suite, names, measure)  # a dry run too; creates nothing
+    prepared = prepare(request_of(args))
     if args.dry_run:  # derived variants are listed, not made
-        _print_matrix(console, matrix(planned(suite), targets))
+        _print_matrix(console, matrix(planned(prepared.suite), prepared.targets))
         return exitcodes.PASS
-    out, baseline = checked.out, checked.baseline
-    derived = derive_with_progress(console, suite, out / "derived")
-    suite = derived.suite
-    cells = matrix(suite, targets)
-    if args.resume is not None:
-        store, carried = _reopen(args, suite, measure, names)
-    else:
-        store, carried = new_store(out, suite, args.suite, measure, args.quick), None
-    if derived.variants:
-        store.annotate(derived=derived.provenance())  # provenance in run.json
-    store.annotate(**manifest_fields(suite, targets))  # budgets and rank_by, for reports
-    side = Side(Plan(suite, measure, tuple(targets), tuple(cells)), store, carried)
-    todo = [c for c in cells if not side.done(c)]
-    log.info(
-        "%d cells (%d not applicable) → %s", len(todo), sum(not c.applicable for c in todo), out
-    )
-    runner = Runner([side])
-    try:
-        done = {k: len(p.results) for k, p in side.partial.items()}
-        with LiveProgress(console, todo, measure.repetitions, done) as progress:
-            runner.events = progress
-            runner.run()
-    except KeyboardInterrupt as stop:
-        code = interrupts.exit_code(stop)
-        resume.save(out, side.partial, side.rows.references)
-        store.finish(status="interrupted", exit_code=code)
-        kept = f"{len(store.rows)} finished cells kept in {plain(out)}"
+    result = execute(prepared, Terminal(console))
+    out, rows = result.out, result.store.rows
+    if result.interrupted is not None:
+        kept = f"{len(rows)} finished cells kept in {plain(out)}"
         console.print(f"[yellow]interrupted[/]: {kept} (`--resume {plain(out)}` completes it)")
-        return code
-    resume.discard(out)
-    rows = store.rows
-    inconclusive = args.inconclusive or suite.gate.inconclusive
-    code = _finish(store, side, runner, inconclusive, names)
-    if runner.store_error is not None:
-        console.print(f"[red]stopped[/]: {plain(runner.store_error)}; "
+        return result.code
+    if result.store_error is not None:
+        console.print(f"[red]stopped[/]: {plain(result.store_error)}; "
                       f"{len(rows)} finished cells kept in {plain(out)}")  # fmt: skip
-        return code
+        return result.code
+    suite = result.suite
     cells_now = cells_frame(rows)
     print_report(console, cells_now, f"{suite.name} — {out}", suite.rank_by, args.show_na)
-    comparison = None
-    if baseline is not None:
-        comparison = compare_runs(baseline, StoredRun.load(out), suite.gate)
-        print_comparison(console, comparison)
-        verdicts = comparison.verdicts()
-        failed = side.target_failed or "idle_targets" in store.manifest
-        code = outcome.exit_code(rows, failed, verdicts, inconclusive)
-        store.annotate(
-            exit_code=code,
-            verdict=outcome.run_verdict(code, rows, verdicts),
-            comparison=comparison.summary(),
-        )
-    verdict = str(store.manifest["verdict"])
+    if result.comparison is not None:
+        print_comparison(console, result.comparison)
+    verdict = str(result.store.manifest["verdict"])
     if reports_wanted(args):
-        note = ""
-        if not args.baseline:
-            note = " (no --baseline given)"
-        elif baseline is None:
-            note = " (no earlier run to compare with)"
-        publish(
-            console,
-            args,
-            suite=suite.name,
-            manifest=store.manifest,
-            run_dir=out,
-            rows=records(cells_now),
-            checks=side.checks,
-            comparison=comparison,
-            code=code,
-            verdict=verdict,
-            note=note,
-        )
-    if not args.no_report:  # after the verdict is stored; never changes `code`
-        write_report_logged(out, comparison)
-    console.print(f"results: {plain(out)}  verdict: [bold]{verdict}[/] (exit {code})")
-    return code
+        _publish(console, args, result, records(cells_now), verdict, prepared.baseline is None)
+    console.print(f"results: {plain(out)}  verdict: [bold]{verdict}[/] (exit {result.code})")
+    return result.code
+
+
+def _publish(
+    console: Console,
+    args: argparse.Namespace,
+    result: Outcome,
+    rows: list[dict[str, Any]],
+    verdict: str,
+    no_baseline: bool,
+) -> None:
+    note = ""
+    if not args.baseline:
+        note = " (no --baseline given)"
+    elif no_baseline:
+        note = " (no earlier run to compare with)"
+    publish(console, args, suite=result.suite.name, manifest=result.store.manifest,
+            run_dir=result.out, rows=rows, checks=result.side.checks,
+            comparison=result.comparison, code=result.code, verdict=verdict,
+            note=note)  # fmt: skip

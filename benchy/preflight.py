@@ -3,11 +3,11 @@ exits 2 exactly as the real run would. Nothing here creates, writes or deletes a
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchy.config import Measure, Suite
 from benchy.errors import UsageError
@@ -15,6 +15,9 @@ from benchy.results.find import resolve_baseline
 from benchy.results.manifest import new_run_dir
 from benchy.results.read import StoredRun
 from benchy.results.rundir import check_unused
+
+if TYPE_CHECKING:
+    from benchy.pipeline import RunRequest
 
 log = logging.getLogger("benchy")
 
@@ -57,7 +60,7 @@ def check_file(flag: str, path: Path) -> None:
 
 
 def _baseline(
-    args: argparse.Namespace, suite: Suite, names: list[str], out: Path, measure: Measure
+    args: RunRequest, suite: Suite, names: list[str], out: Path, measure: Measure
 ) -> StoredRun | None:
     """Resolve --baseline and read it in full (a bad one is a usage error, exit 2)."""
     if not args.baseline:
@@ -72,10 +75,10 @@ def _baseline(
 
 
 def check_run_arguments(
-    args: argparse.Namespace, suite: Suite, names: list[str], measure: Measure
+    args: RunRequest, suite: Suite, names: list[str], measure: Measure
 ) -> Checked:
     """The checks a real run makes of its arguments, in the order it makes them."""
-    if getattr(args, "resume", None) is not None:
+    if args.resume is not None:
         if args.out is not None:
             raise UsageError("--resume completes the run in its own folder: drop --out")
         check_folder("--resume", args.resume)
@@ -88,5 +91,5 @@ def check_run_arguments(
         path = getattr(args, flag)
         if path is not None:
             check_file(f"--{flag}", path)
-    out = getattr(args, "resume", None) or args.out or new_run_dir(args.results, suite.name)
+    out = args.resume or args.out or new_run_dir(args.results, suite.name)
     return Checked(out, _baseline(args, suite, names, out, measure))
