@@ -129,7 +129,8 @@ def run_manifest(suite: Suite, suite_file: Path, measure: Measure, quick: bool) 
     }
     for m in suite.models.values():  # an ONNX model's external data files (issue 11)
         for v, p in m.variants.items():
-            models |= {f"{m.name}/{v}:{d.name}": sha256_file(d) for d in companions(p) if d.is_file()}
+            data = [d for d in companions(p) if d.is_file()]
+            models |= {f"{m.name}/{v}:{d.name}": sha256_file(d) for d in data}
     datasets = {
         str(m.dataset.name): sha256_file(m.dataset) for m in suite.models.values() if m.dataset
     }

@@ -52,20 +52,11 @@ def claim(path: Path, option: str = "--out") -> RunDirLock:
         _refuse_used(path, shown)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        handle = open(path / LOCK, "a+")  # noqa: SIM115 (held for the whole run)
     except OSError as exc:
         raise UsageError(f"{shown}: cannot write results there: {_why_not_writable(exc)}") from None
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        raise UsageError(f"{shown} is being written by another benchy run") from None
+    handle = _lock(path, shown)
     try:
         _refuse_used(path, shown)  # another run may have finished there meanwhile
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
         probe = path / ".benchy-write-probe"
         probe.write_bytes(b"x" * 4096)  # room for at least a run.json
         probe.unlink()
@@ -85,20 +76,25 @@ def claim_existing(path: Path, option: str) -> RunDirLock:
     shown = f"{option}: {path}"
     if not (path / "run.json").is_file():
         raise UsageError(f"{shown}: not a benchy run (no run.json)")
+    return RunDirLock(path, _lock(path, shown))
+
+
+def _lock(path: Path, shown: str) -> IO[str]:
+    """The run directory's lock file, locked by this process (which it names), or a refusal."""
     try:
         handle = open(path / LOCK, "a+")  # noqa: SIM115 (held for the whole run)
     except OSError as exc:
         raise UsageError(f"{shown}: cannot write results there: {_why_not_writable(exc)}") from None
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
     except OSError:
         handle.close()
         raise UsageError(f"{shown} is being written by another benchy run") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
-    return RunDirLock(path, handle)
+    return handle
 
 
 def check_unused(path: Path, option: str = "--out") -> None:
