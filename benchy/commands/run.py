@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from benchy.errors import UsageError
 from benchy.judge import outcome
 from benchy.judge.compare import compare_runs
 from benchy.matrix import Cell, expand
+from benchy.profiling.summary import print_top_ops
+from benchy.profiling.valgrind import check_local as check_local_valgrind
 from benchy.report.comparison import print_comparison
 from benchy.report.markup import plain
 from benchy.report.terminal import LiveProgress, print_report
@@ -51,6 +54,12 @@ def add_parser(sub: Any) -> None:
     )
     run.add_argument("--quick", action="store_true", help="few samples: for CI smoke runs")
     run.add_argument("--dry-run", action="store_true", help="print the matrix and exit")
+    run.add_argument(
+        "--profile-ops",
+        action="store_true",
+        help="a per-op profiling pass after each cell's timed loop (ops.parquet); "
+        "as [measure] profile_ops = true",
+    )
     add_gate_arguments(run)
     run.add_argument(
         "--baseline",
@@ -129,6 +138,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     if len(set(names)) != len(names):
         raise UsageError(f"target names repeat: {', '.join(names)}")
     measure = suite.quick if args.quick else suite.measure
+    if args.profile_ops:  # issue 15
+        measure = dataclasses.replace(measure, profile_ops=True)
+    check_local_valgrind(args.suite, measure, targets)  # issue 15: instruction mode
     checked = check_run_arguments(args, suite, names, measure)  # a dry run too; creates nothing
     if args.dry_run:  # derived variants are listed, not made
         _print_matrix(console, matrix(planned(suite), targets))
@@ -164,6 +176,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         return code
     cells_now = cells_frame(rows)
     print_report(console, cells_now, f"{suite.name} — {out}", suite.rank_by)
+    print_top_ops(console, out)  # issue 15
     comparison = None
     if baseline is not None:
         comparison = compare_runs(baseline, StoredRun.load(out), suite.gate)

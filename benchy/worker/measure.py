@@ -9,6 +9,7 @@ import signal
 import time
 
 from benchy.worker.inputs import input_sets
+from benchy.worker.profiling import counted_ops, counter_for
 from benchy.worker.protocol import CellRequest, CellResult
 from benchy.worker.runtimes import RUNNERS
 from benchy.worker.stopping import enough
@@ -83,6 +84,7 @@ def measure(cell: CellRequest) -> CellResult:
     rss_after_load = _proc_status_kb("VmRSS")
     sets = input_sets(runner, cell["inputs"])
 
+    counter = counter_for(cell, runner)  # instruction mode (issue 15): under callgrind
     runner.set_inputs(sets[0])
     t0 = time.perf_counter_ns()
     runner.invoke()
@@ -113,6 +115,9 @@ def measure(cell: CellRequest) -> CellResult:
     max_end = start + int(float(m["max_seconds"]) * 1e9)
     samples: list[int] = []
     append, invoke, set_inputs, n_sets = samples.append, runner.invoke, runner.set_inputs, len(sets)
+    if counter is not None:
+        invoke = counter.invoke_function()
+        counter.zero()
     i = 0
     while True:
         set_inputs(sets[i % n_sets])  # outside the timed region
@@ -124,6 +129,11 @@ def measure(cell: CellRequest) -> CellResult:
         if enough(i, b, min_runs, max_runs, min_end, max_end):
             break
     window_ns = clock() - start
+    extra: CellResult = {}
+    if counter is not None:
+        extra["instructions"], profile = counter.finish(i)
+        if cell.get("profile_ops"):
+            extra.update(counted_ops(cell, profile, i))
 
     outputs = None
     outputs_start = clock()
@@ -133,10 +143,11 @@ def measure(cell: CellRequest) -> CellResult:
             runner.set_inputs(arrays)
             runner.invoke()
             outputs.append([float(v) for v in runner.first_output().ravel()])
+    outputs_end = clock()
 
     code_after = _shared_object_rss_kb()
     code_growth = None if code_before is None or code_after is None else code_after - code_before
-    return {
+    result: CellResult = {
         "status": "ok",
         "runtime_code_mb": _mb(code_growth),
         "runtime_module": runner.module,
@@ -150,7 +161,7 @@ def measure(cell: CellRequest) -> CellResult:
         "window_ns": [start, start + window_ns],
         "idle_ns": idle_ns,
         "warmup_s": warmup_ns / 1e9,
-        "outputs_s": (clock() - outputs_start) / 1e9,
+        "outputs_s": (outputs_end - outputs_start) / 1e9,
         "rss_before_mb": _mb(rss_before),
         "rss_after_load_mb": _mb(rss_after_load),
         "peak_rss_mb": _mb(_proc_status_kb("VmHWM")) if reset_ok else None,
@@ -160,3 +171,10 @@ def measure(cell: CellRequest) -> CellResult:
         "clock_ns": clock(),  # lets a host-side power meter map this clock onto its own
         "outputs": outputs,
     }
+    result.update(extra)
+    if cell.get("profile_ops") and "ops_source" not in extra:
+        # After the timed loop and the memory readings, never inside them.
+        t0 = clock()
+        result.update(runner.profile_ops(sets))
+        result["profile_s"] = (clock() - t0) / 1e9
+    return result

@@ -18,6 +18,7 @@ import time
 import traceback
 from typing import IO, Any
 
+from benchy.worker.callgrind import remove_dumps
 from benchy.worker.facts import facts
 from benchy.worker.measure import measure
 from benchy.worker.power import PowerSampler
@@ -119,6 +120,8 @@ def _fork_and_measure(cell: CellRequest) -> CellResult:
             chunks.append(chunk)
     os.close(rfd)
     _, status = os.waitpid(pid, 0)
+    if cell.get("instructions"):  # what callgrind wrote for the child (its final file)
+        remove_dumps(cell["instructions"]["out_dir"], pid)
     log_tail = _tail(log)
     log.close()
     raw = b"".join(chunks)

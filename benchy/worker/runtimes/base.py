@@ -42,3 +42,8 @@ class Runner:
     def first_output(self) -> Any:
         """The first output as float64."""
         raise NotImplementedError
+
+    def profile_ops(self, sets: list[Any]) -> dict[str, Any]:
+        """A per-op profiling pass after the timed loop: {"ops": [OpRow], "ops_source": ...},
+        or {"ops_source": "unavailable: <reason>"}."""
+        raise NotImplementedError
