@@ -47,6 +47,7 @@ RANK_COLUMNS = (
     "model_size_kb",
     "energy_per_inference_mj",
     "battery_life_hours",
+    "instructions_per_inference",  # issue 15: instruction mode
 )
 
 

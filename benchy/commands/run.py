@@ -27,6 +27,7 @@ from benchy.report.markup import plain
 from benchy.report.terminal import LiveProgress, print_report
 from benchy.results.manifest import run_manifest
 from benchy.results.read import StoredRun, records
+from benchy.results.schema import INSTRUCTIONS
 from benchy.results.store import ResultsUnwritable, RunStore, cells_frame
 from benchy.runner import Plan, Runner, Side
 from benchy.targets import TARGET_KINDS
@@ -107,6 +108,13 @@ def new_store(out: Path, suite: Suite, suite_file: Path, measure: Measure, quick
     return RunStore(out, run_manifest(suite, suite_file, measure, quick))
 
 
+def rank_by(suite: Suite, measure: Measure) -> str:
+    """Instruction mode has no latency: its best cell is the one with fewest instructions."""
+    if measure.mode == "instructions" and suite.rank_by.startswith("latency_"):
+        return INSTRUCTIONS
+    return suite.rank_by
+
+
 def _finish(
     store: RunStore, side: Side, runner: Runner, inconclusive: str, names: list[str]
 ) -> int:
@@ -175,7 +183,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                       f"{len(rows)} finished cells kept in {plain(out)}")  # fmt: skip
         return code
     cells_now = cells_frame(rows)
-    print_report(console, cells_now, f"{suite.name} — {out}", suite.rank_by)
+    print_report(console, cells_now, f"{suite.name} — {out}", rank_by(suite, measure))
     print_top_ops(console, out)  # issue 15
     comparison = None
     if baseline is not None:

@@ -34,7 +34,11 @@ ENERGY_COLUMNS = {
 }
 """Shown only when some cell has them (a power source, an [energy] duty cycle)."""
 
-OPTIONAL_COLUMNS = {"agreement": ("agree %", "{:.1f}"), **ENERGY_COLUMNS}
+OPTIONAL_COLUMNS = {
+    "agreement": ("agree %", "{:.1f}"),
+    **ENERGY_COLUMNS,
+    "instructions_per_inference": ("instr/inf", "{:,.0f}"),  # issue 15: instruction mode
+}
 """Shown after "drop" when some cell has them: agreement with the reference's top-1 (derived
 variants, issue 13: the table is the quantization trade-off), then the energy columns."""
 
@@ -221,6 +225,8 @@ def best_lines(cells: pd.DataFrame, rank_by: str) -> list[str]:
 
 
 def _show_value(column: str, value: float) -> str:
+    if column == "instructions_per_inference":  # issue 15
+        return f"{value:,.0f} instructions/inference"
     if column == "battery_life_hours":
         return f"battery life {value:.0f} h"
     if column == "energy_per_inference_mj":

@@ -31,6 +31,13 @@ from benchy.worker.protocol import CellRequest, CellResult, InstructionsResult, 
 from benchy.worker.valgrind import on_valgrind, requests
 
 DUMP_LABEL = "benchy-timed-loop"
+CALIBRATION_LABEL = "benchy-toggle-calibration"
+CALIBRATION_CALLS = 20
+
+
+class _Empty:
+    def invoke(self) -> None:
+        """The calibration's stand-in for a runner's invoke (the same call shape)."""
 
 
 class Counter:
@@ -45,10 +52,12 @@ class Counter:
         self.requests = requests()
         function = getattr(runner, "callgrind_function", None)
         self.by_function = function is not None and function in spec["toggle_functions"]
+        self.overhead = 0.0  # instructions of one toggled empty call, taken out per invoke
         self.scope = (
             "instructions inside %s (callgrind --toggle-collect)" % function
             if self.by_function
-            else "instructions of each invoke() call from Python (callgrind client requests)"
+            else "instructions of each invoke() call from Python, less the toggling's own "
+            "(callgrind client requests)"
         )
         threads = int(cell.get("threads", 1))
         if threads > 1:
@@ -56,11 +65,23 @@ class Counter:
         self.requests.start_instrumentation()
 
     def invoke_function(self) -> Callable[[], None]:
-        """What the timed loop calls: the runtime's invoke, wrapped in toggles when needed."""
+        """What the timed loop calls: the runtime's invoke, wrapped in toggles when needed
+        (then the toggling's own instructions are measured on an empty call and taken out)."""
         invoke: Callable[[], None] = self.runner.invoke
         if self.by_function:
             return invoke
-        toggle = self.requests.toggle
+        toggled = self._toggled(invoke)
+        empty = self._toggled(_Empty().invoke)
+        self.requests.zero()
+        for _ in range(CALIBRATION_CALLS):
+            empty()
+        calibration = self._dump(CALIBRATION_LABEL)
+        if calibration is not None:
+            self.overhead = calibration.total / CALIBRATION_CALLS
+        return toggled
+
+    def _toggled(self, invoke: Callable[[], None]) -> Callable[[], None]:
+        toggle = self.requests.toggle_function()
 
         def counted() -> None:
             toggle()
@@ -72,17 +93,24 @@ class Counter:
     def zero(self) -> None:
         self.requests.zero()
 
-    def finish(self, invokes: int) -> tuple[InstructionsResult, Optional[callgrind.Profile]]:
-        """Dump, read and delete the dump; the count and the profile (None when it failed)."""
-        self.requests.dump(DUMP_LABEL)
-        path = callgrind.find_dump(self.out_dir, os.getpid(), DUMP_LABEL)
+    def _dump(self, label: str) -> Optional[callgrind.Profile]:
+        self.requests.dump(label)
+        path = callgrind.find_dump(self.out_dir, os.getpid(), label)
         if path is None:
-            err = "callgrind wrote no dump in %s" % self.out_dir
-            return {"error": err, "invokes": invokes, "scope": self.scope}, None
+            return None
         with open(path, errors="replace") as fh:
             profile = callgrind.parse(fh.read())
         os.unlink(path)
-        if profile.total == 0:
+        return profile
+
+    def finish(self, invokes: int) -> tuple[InstructionsResult, Optional[callgrind.Profile]]:
+        """Dump, read and delete the dump; the count and the profile (None when it failed)."""
+        profile = self._dump(DUMP_LABEL)
+        if profile is None:
+            err = "callgrind wrote no dump in %s" % self.out_dir
+            return {"error": err, "invokes": invokes, "scope": self.scope}, None
+        profile.total -= round(self.overhead * invokes)
+        if profile.total <= 0:
             err = "callgrind counted nothing (%s)" % self.scope
             return {"error": err, "invokes": invokes, "scope": self.scope}, None
         result: InstructionsResult = {

@@ -68,7 +68,7 @@ class ClientRequests:
         address = ctypes.addressof(ctypes.c_char.from_buffer(self._page))
         proto = ctypes.CFUNCTYPE(ctypes.c_ulong, ctypes.POINTER(ctypes.c_ulong))
         self._fn: Any = proto(address)
-        self._keep: list[Any] = []
+        self._toggle = (ctypes.c_ulong * 6)(TOGGLE_COLLECT, 0, 0, 0, 0, 0)
 
     def request(self, code: int, arg: int = 0) -> int:
         args = (ctypes.c_ulong * 6)(code, arg, 0, 0, 0, 0)
@@ -77,8 +77,11 @@ class ClientRequests:
     def zero(self) -> None:
         self.request(ZERO_STATS)
 
-    def toggle(self) -> None:
-        self.request(TOGGLE_COLLECT)
+    def toggle_function(self) -> Any:
+        """A callable that toggles collection, with as few instructions as ctypes allows
+        (~2,200 per call here, counted half before and half after what it brackets)."""
+        fn, args = self._fn, self._toggle
+        return lambda: fn(args)
 
     def start_instrumentation(self) -> None:
         self.request(START_INSTRUMENTATION)
