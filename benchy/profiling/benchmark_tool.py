@@ -98,5 +98,7 @@ def _row(op_type: str, name: str, values: dict[str, float], position: int) -> Op
         "mean_us": avg_ms * 1000.0 * calls,  # per inference: avg per call × calls per run
         "instructions": None,
         "source": SOURCE,
+        # The tool's own share: finer than its avg ms (three decimals: 1 µs steps).
+        "share_pct": values.get("%"),
     }
     return row  # type: ignore[no-any-return]

@@ -50,9 +50,11 @@ def ops_table(results: list[CellResult]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows)
-    for column in OPS_COLUMNS:
+    for column in (*OPS_COLUMNS, "share_pct"):
         if column not in frame.columns:
             frame[column] = None
+    if frame["share_pct"].notna().all():  # the source's own shares (the benchmark tool)
+        return frame[[c for c in OPS_COLUMNS if c not in IDENTITY]]
     timed = frame["mean_us"].notna().all()
     basis = frame["mean_us" if timed else "instructions"].astype("float64")
     total = float(basis.sum())

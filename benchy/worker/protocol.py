@@ -127,6 +127,7 @@ class OpRow(TypedDict, total=False):
     mean_us: float | None
     instructions: float | None
     source: str  # ort-profiler, callgrind-ir, litert-benchmark-tool
+    share_pct: float  # the source's own share of a run, where it prints one
 
 
 class InstructionsResult(TypedDict, total=False):
