@@ -80,9 +80,9 @@ def test_ort_profile_matmul_rows_dominate_and_the_trace_is_removed(
     assert set(glob.glob(f"{tempfile.gettempdir()}/benchy-ort-profile-*")) == traces_before
 
 
-def test_tflite_profile_on_xnnpack_and_builtin_kernels(
+def test_tflite_profile_on_xnnpack_and_builtin_kernels(  # type: ignore[no-untyped-def]
     make_suite, local_target: Path, tmp_path: Path, valgrind: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     suite = make_suite(
         f"""
         [models.cnn.variants]
@@ -110,9 +110,9 @@ def test_tflite_profile_on_xnnpack_and_builtin_kernels(
     assert cells["latency_p50_ms"].notna().all()  # the timed loop was not under Valgrind
 
 
-def test_instruction_counts_repeat_within_half_a_percent(
+def test_instruction_counts_repeat_within_half_a_percent(  # type: ignore[no-untyped-def]
     make_suite, local_target: Path, tmp_path: Path, valgrind: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     model = mlp_chain(tmp_path / "mlp.onnx", layers=4)
     suite = make_suite(
         f"""
@@ -175,9 +175,9 @@ def test_a_chain_one_layer_longer_costs_one_layer_more_and_fails_the_gate(
                for line in summary["regressed"]), summary  # fmt: skip
 
 
-def test_instruction_mode_without_valgrind_is_a_config_error(
+def test_instruction_mode_without_valgrind_is_a_config_error(  # type: ignore[no-untyped-def]
     make_suite, local_target: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """ "Missing" for real: a PATH on which there is no valgrind (the worker is never started)."""
     empty = tmp_path / "bin"
     empty.mkdir()
