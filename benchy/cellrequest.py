@@ -27,8 +27,9 @@ def inputs_spec(model: Model, paths: dict[Path, str]) -> InputsSpec:
 
 def measure_spec(measure: Measure) -> MeasureSpec:
     if measure.mode == "instructions":  # issue 15: a fixed count of invokes, no time limits
+        runs = measure.instruction_runs
         return {**_time_spec(measure), "warmup_seconds": 0.0, "min_seconds": 0.0,
-                "max_seconds": measure.timeout_s, "max_runs": measure.min_runs}  # fmt: skip
+                "max_seconds": measure.timeout_s, "min_runs": runs, "max_runs": runs}  # fmt: skip
     return _time_spec(measure)
 
 

@@ -64,9 +64,11 @@ class Measure:
     no false alarm in 400 A/A pairs; 98% of 10% slowdowns caught in the cells judged."""
     timeout_s: float = 120.0
     # issue 15 (benchy/profiling/): "time" or "instructions" (callgrind counts the timed
-    # invokes: exactly `min_runs` of them after `warmup_runs`, no time limits); and a per-op
-    # profiling pass after each cell's timed loop.
+    # invokes: exactly `instruction_runs` of them after `warmup_runs`, no time limits: the
+    # counts are deterministic and Valgrind is ~50-1000× slower); and a per-op profiling pass
+    # after each cell's timed loop.
     mode: str = "time"
+    instruction_runs: int = 10
     profile_ops: bool = False
 
     def payload(self) -> dict[str, Any]:
@@ -224,7 +226,9 @@ def _measure(t: Table, base: Measure) -> Measure:
             values["profile_ops"] = t.boolean("profile_ops")
         elif f.name in t:
             integer = f.type == "int"
-            minimum = 1 if f.name in ("min_runs", "max_runs", "repetitions") else 0
+            minimum = (
+                1 if f.name in ("min_runs", "max_runs", "repetitions", "instruction_runs") else 0
+            )
             above = f.name in ("max_seconds", "timeout_s")
             values[f.name] = t.number(f.name, minimum=minimum, integer=integer, above=above)
     measure = dataclasses.replace(base, **values)

@@ -26,7 +26,7 @@ COUNTED = """
 [measure]
 repetitions = 2
 warmup_runs = 10
-min_runs = 5
+instruction_runs = 5
 timeout_s = 300
 mode = "instructions"
 """
