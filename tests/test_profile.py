@@ -1,6 +1,6 @@
 """Issue 15 end to end, with real runtimes on real models and a real Valgrind: per-op profiles
 (ONNX Runtime's profiler, callgrind per TFLite kernel), instruction mode and its config error.
-Nothing here asserts on speed: op mixes are lopsided by construction (a 256-wide MatMul against
+Nothing here asserts on speed: op mixes are lopsided by construction (a 512-wide MatMul against
 a Relu), instruction counts are counted, not timed."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def test_ort_profile_matmul_rows_dominate_and_the_trace_is_removed(
 ) -> None:
     monkeypatch.chdir(tmp_path)  # an ORT trace left in the working folder would show here
     traces_before = set(glob.glob(f"{tempfile.gettempdir()}/benchy-ort-profile-*"))
-    model = mlp_chain(tmp_path / "mlp.onnx", layers=8, width=256)
+    model = mlp_chain(tmp_path / "mlp.onnx", layers=8, width=512)
     suite = onnx_suite(tmp_path, {"fp32": model}, "[measure]\nrepetitions = 1\nmin_runs = 20\n")
     assert run(suite, local_target, tmp_path / "out", "--profile-ops") == 0
     ops = pd.read_parquet(tmp_path / "out" / "ops.parquet")
@@ -71,7 +71,8 @@ def test_ort_profile_matmul_rows_dominate_and_the_trace_is_removed(
     assert (ops["calls"] == 1).all() and ops["instructions"].isna().all()
     assert set(ops["provider"]) == {"CPUExecutionProvider"}
     by_type = ops.groupby("op_type")["share_pct"].sum()
-    assert by_type["MatMul"] > 3 * by_type["Relu"]  # 65k multiply-adds against 256 maxima
+    # 262k multiply-adds against 512 maxima; the profiler's own ~1 µs per node is in both
+    assert by_type["MatMul"] > 2 * by_type["Relu"]
     assert abs(ops["share_pct"].sum() - 100) < 1e-6
     assert sorted(ops["op_index"]) == list(range(16))
     cell = cell_rows(tmp_path / "out").iloc[0]
