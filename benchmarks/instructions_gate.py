@@ -112,7 +112,7 @@ def wall_clock(work: Path, models: dict[str, Path], reps: int) -> None:
     runs = {}
     for name in ("mlp100", "mlp101"):
         s = suite(work / f"wall-{name}.toml", {"mlp": models[name]}, measure)
-        out = work / f"wall-{name}"
+        out = work / f"wall-{name}-{reps}"
         t0 = time.perf_counter()
         benchy("run", str(s), "--target", str(target), "--out", str(out))
         print(f"wall-clock {name}: {time.perf_counter() - t0:.0f} s", file=sys.stderr)
