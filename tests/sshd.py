@@ -19,6 +19,8 @@ from pathlib import Path
 
 import psutil
 
+from .debian import apt_install
+
 SSHD_CANDIDATES = ("/usr/sbin/sshd", "/usr/bin/sshd")
 
 
@@ -26,11 +28,7 @@ def sshd_binary() -> str:
     for path in SSHD_CANDIDATES:
         if os.access(path, os.X_OK):
             return path
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-qq", "openssh-server"]
-    if subprocess.run(install, env=env, capture_output=True, check=False).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, check=True)
-        subprocess.run(install, env=env, capture_output=True, check=True)
+    apt_install("openssh-server")
     for path in SSHD_CANDIDATES:
         if os.access(path, os.X_OK):
             return path
