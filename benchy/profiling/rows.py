@@ -1,8 +1,9 @@
 """Worker results → a cell's instruction columns and its per-op table (issue 15).
 
-In instruction mode the timed invokes ran under Valgrind: their wall-clock times are Valgrind's,
-not the device's, so no latency figure is reported and no samples are stored (latency budgets
-are then unchecked, never judged on Valgrind's times)."""
+In instruction mode the timed invokes ran under Valgrind: their wall-clock times and the
+process's memory are Valgrind's, not the device's, so no latency or memory figure is reported
+and no samples are stored (those budgets are then unchecked, never judged on Valgrind's
+figures)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ LATENCY_COLUMNS = (
     "latency_min_ms", "latency_max_ms", "latency_ci_low_ms", "latency_ci_high_ms",
     "throughput_ips",
 )  # fmt: skip
+MEMORY_COLUMNS = ("rss_before_mb", "rss_after_load_mb", "peak_rss_mb", "runtime_code_mb",
+                  "model_memory_mb")  # fmt: skip
+"""Under Valgrind the process's memory is mostly Valgrind's own: not reported either."""
 
 
 def instruction_columns(results: list[CellResult]) -> dict[str, Any]:
@@ -36,6 +40,7 @@ def instruction_columns(results: list[CellResult]) -> dict[str, Any]:
         "instructions_max": max(per) if per else None,
         "instructions_scope": scope,
         **dict.fromkeys(LATENCY_COLUMNS),
+        **dict.fromkeys(MEMORY_COLUMNS),
     }
 
 

@@ -77,7 +77,9 @@ def measure(cell: CellRequest) -> CellResult:
     _injected_fault(cell)
     reset_ok = _reset_peak_rss()
     rss_before = _proc_status_kb("VmRSS")
-    code_before = _shared_object_rss_kb()
+    # Under Valgrind (instruction mode) the process's memory is Valgrind's: not read at all.
+    counting = bool(cell.get("instructions"))
+    code_before = None if counting else _shared_object_rss_kb()
     t0 = time.perf_counter_ns()
     runner = RUNNERS[cell["runtime"]](cell)
     load_ns = time.perf_counter_ns() - t0
@@ -145,7 +147,7 @@ def measure(cell: CellRequest) -> CellResult:
             outputs.append([float(v) for v in runner.first_output().ravel()])
     outputs_end = clock()
 
-    code_after = _shared_object_rss_kb()
+    code_after = None if counting else _shared_object_rss_kb()
     code_growth = None if code_before is None or code_after is None else code_after - code_before
     result: CellResult = {
         "status": "ok",

@@ -86,6 +86,9 @@ class ClientRequests:
     def start_instrumentation(self) -> None:
         self.request(START_INSTRUMENTATION)
 
+    def stop_instrumentation(self) -> None:
+        self.request(STOP_INSTRUMENTATION)
+
     def dump(self, label: str) -> None:
         """Write the counts so far to the next part file; its trigger line names `label`."""
         text = ctypes.create_string_buffer(label.encode())
