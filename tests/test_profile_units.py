@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from benchy.config import Gate
@@ -214,3 +215,29 @@ def test_the_worker_takes_the_new_request_keys() -> None:
             "collect_outputs": False, "profile_ops": True,
             "instructions": {"out_dir": "/tmp", "toggle_functions": []}}  # fmt: skip
     assert request_problem({"op": "cell", "cell": cell}) is None
+
+
+def test_tflite_micro_on_the_emulated_dut_says_why_it_has_no_op_profile(  # type: ignore[no-untyped-def]
+    tmp_path: Path, make_suite
+) -> None:
+    from benchy.cli import main
+
+    from .serial_dut import emulated_dut, target_file
+
+    suite = make_suite(
+        """
+        [matrix]
+        runtimes = ["tflm"]
+        [models.cnn.variants]
+        full_int8 = "@MODELS@/cnn_full_int8.tflite"
+        """
+    )
+    out = tmp_path / "out"
+    with emulated_dut(tmp_path) as emu:
+        target = target_file(tmp_path, emu.port)
+        assert main(["run", str(suite), "--target", str(target), "--out", str(out),
+                     "--profile-ops"]) == 0  # fmt: skip
+    cells = pd.read_parquet(out / "cells.parquet")
+    row = cells[cells["status"] == "ok"].iloc[0]
+    assert row["ops_source"].startswith("unavailable: the MLPerf Tiny protocol has no per-op")
+    assert not (out / "ops.parquet").exists() or pd.read_parquet(out / "ops.parquet").empty

@@ -88,7 +88,7 @@ class CallgrindWorker:
                                    "toggle_functions": list(TOGGLE_FUNCTIONS)}  # fmt: skip
         request.pop("power", None)  # power under Valgrind would measure Valgrind
         try:
-            reply = channel.request({"op": "cell", "cell": request}, timeout * 20 + 60)
+            reply = channel.request({"op": "cell", "cell": request}, timeout + START_TIMEOUT_S)
         except CellTimeout:
             self.close()
             raise
