@@ -22,6 +22,7 @@ from the counted loop when counting (callgrind-ir), else the host runs the pass 
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from typing import Any, Callable, Dict, List, Optional
@@ -53,6 +54,7 @@ class Counter:
         function = getattr(runner, "callgrind_function", None)
         self.by_function = function is not None and function in spec["toggle_functions"]
         self.overhead = 0.0  # instructions of one toggled empty call, taken out per invoke
+        self.gc_was_enabled = False
         self.scope = (
             "instructions inside %s (callgrind --toggle-collect)" % function
             if self.by_function
@@ -70,6 +72,10 @@ class Counter:
         invoke: Callable[[], None] = self.runner.invoke
         if self.by_function:
             return invoke
+        # Python's cyclic garbage collector runs when allocations add up — inside a toggled
+        # region now and then, depending on the heap the child inherited: it would be counted.
+        self.gc_was_enabled = gc.isenabled()
+        gc.disable()
         toggled = self._toggled(invoke)
         empty = self._toggled(_Empty().invoke)
         self.requests.zero()
@@ -112,6 +118,8 @@ class Counter:
         runs several times faster uninstrumented."""
         self.requests.dump(DUMP_LABEL)
         self.requests.stop_instrumentation()
+        if self.gc_was_enabled:
+            gc.enable()
         profile = self._read(DUMP_LABEL)
         if profile is None:
             err = "callgrind wrote no dump in %s" % self.out_dir
