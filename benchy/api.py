@@ -152,6 +152,7 @@ def run(
     runtime: str | None = None,
     threads: list[int] | None = None,
     dims: dict[str, int] | None = None,
+    profile_ops: bool = False,
 ) -> Run:
     """Run a suite (or one .tflite/.onnx file) as `benchy run` does, silently. A Ctrl-C still
     stops it (KeyboardInterrupt, after the finished cells are stored)."""
@@ -168,6 +169,7 @@ def run(
         runtime=runtime,
         threads=threads,
         dim=[f"{k}={v}" for k, v in (dims or {}).items()],
+        profile_ops=profile_ops,
     )
     result = execute(prepare(request), Quiet())
     if result.interrupted is not None:

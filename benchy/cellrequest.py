@@ -27,6 +27,14 @@ def scored(model: Model) -> bool:
 
 
 def measure_spec(measure: Measure) -> MeasureSpec:
+    if measure.mode == "instructions":  # issue 15: a fixed count of invokes, no time limits
+        runs = measure.instruction_runs
+        return {**_time_spec(measure), "warmup_seconds": 0.0, "min_seconds": 0.0,
+                "max_seconds": measure.timeout_s, "min_runs": runs, "max_runs": runs}  # fmt: skip
+    return _time_spec(measure)
+
+
+def _time_spec(measure: Measure) -> MeasureSpec:
     return {
         "warmup_runs": measure.warmup_runs,
         "warmup_seconds": measure.warmup_seconds,
@@ -60,4 +68,8 @@ def cell_request(
     }
     if power is not None:
         request["power"] = power.payload()  # type: ignore[typeddict-item]
+    if measure.profile_ops and repetition == 0:  # issue 15: once per cell
+        request["profile_ops"] = True
+    if measure.mode == "instructions":  # the target says where callgrind writes
+        request["instructions"] = {"out_dir": "", "toggle_functions": []}
     return request

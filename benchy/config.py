@@ -55,6 +55,7 @@ RANK_COLUMNS = (
     "model_size_kb",
     "energy_per_inference_mj",
     "battery_life_hours",
+    "instructions_per_inference",  # issue 15: instruction mode
 )
 
 
@@ -70,6 +71,13 @@ class Measure:
     """Fresh worker processes per cell. 12 × 0.1 s, from benchmarks/gate_false_positives.py:
     no false alarm in 400 A/A pairs; 98% of 10% slowdowns caught in the cells judged."""
     timeout_s: float = 120.0
+    # issue 15 (benchy/profiling/): "time" or "instructions" (callgrind counts the timed
+    # invokes: exactly `instruction_runs` of them after `warmup_runs`, no time limits: the
+    # counts are deterministic and Valgrind is ~50-1000× slower); and a per-op profiling pass
+    # after each cell's timed loop.
+    mode: str = "time"
+    instruction_runs: int = 10
+    profile_ops: bool = False
 
     def payload(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -86,7 +94,9 @@ QUICK: dict[str, Any] = {
 """`--quick` defaults; a suite's [measure.quick] overrides them. Five repetitions is the fewest
 for which a 99% confidence interval of a shift exists (Mann–Whitney: 1/C(10,5) < 0.5%)."""
 
-GATE_METRICS = ("p50", "p90", "p99", "peak_memory", "model_memory", "accuracy", "energy")
+MEASURE_MODES = ("time", "instructions")
+GATE_METRICS = ("p50", "p90", "p99", "peak_memory", "model_memory", "accuracy", "energy",
+                "instructions")  # fmt: skip
 """What a baseline comparison can judge; [gate].metrics picks from these."""
 
 
@@ -94,7 +104,7 @@ GATE_METRICS = ("p50", "p90", "p99", "peak_memory", "model_memory", "accuracy", 
 class Gate:
     """How a run is judged against a baseline (and how sure a budget verdict must be)."""
 
-    metrics: tuple[str, ...] = ("p50", "p99", "peak_memory", "accuracy", "energy")
+    metrics: tuple[str, ...] = ("p50", "p99", "peak_memory", "accuracy", "energy", "instructions")
     confidence: float = 0.99
     p50_pct: float = 5.0
     p90_pct: float = 10.0
@@ -104,6 +114,7 @@ class Gate:
     accuracy_points: float = 0.1
     error_pct: float = 1.0
     energy_pct: float = 5.0
+    instructions_pct: float = 0.5  # issue 15: instructions per inference (judge/instructions.py)
     unstable_cv_pct: float = 5.0  # = δ p50: scatter beyond the shift sought (README, Baselines)
     drift_correction: bool = True
     drift_min_cells: int = 6
@@ -209,9 +220,15 @@ def _measure(t: Table, base: Measure) -> Measure:
     t.only(*(f.name for f in dataclasses.fields(Measure)), "quick")
     values: dict[str, Any] = {}
     for f in dataclasses.fields(Measure):
-        if f.name in t:
+        if f.name == "mode" and f.name in t:  # issue 15
+            values["mode"] = t.string("mode", choices=MEASURE_MODES)
+        elif f.name == "profile_ops" and f.name in t:
+            values["profile_ops"] = t.boolean("profile_ops")
+        elif f.name in t:
             integer = f.type == "int"
-            minimum = 1 if f.name in ("min_runs", "max_runs", "repetitions") else 0
+            minimum = (
+                1 if f.name in ("min_runs", "max_runs", "repetitions", "instruction_runs") else 0
+            )
             above = f.name in ("max_seconds", "timeout_s")
             values[f.name] = t.number(f.name, minimum=minimum, integer=integer, above=above)
     measure = dataclasses.replace(base, **values)

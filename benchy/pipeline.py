@@ -11,6 +11,7 @@ execute()  derive, measure, store, judge budgets and exit code, compare with the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from benchy.judge.compare import Comparison, compare_runs
 from benchy.matrix import Cell, expand
 from benchy.modelrun import is_model_file, model_suite
 from benchy.preflight import check_run_arguments
+from benchy.profiling.valgrind import check_local as check_local_valgrind
 from benchy.report.html import manifest_fields
 from benchy.results import resume
 from benchy.results.manifest import read_manifest, run_manifest
@@ -55,6 +57,7 @@ class RunRequest:
     runtime: str | None = None  # a model file without a suite: these three
     threads: list[int] | None = None
     dim: list[str] = field(default_factory=list)
+    profile_ops: bool = False  # as [measure] profile_ops = true
 
 
 class Display(Protocol):
@@ -154,6 +157,9 @@ def prepare(request: RunRequest) -> Prepared:
     if request.resume is not None:
         request.quick = _resumed_quick(request)
     measure = suite.quick if request.quick else suite.measure
+    if request.profile_ops:
+        measure = dataclasses.replace(measure, profile_ops=True)
+    check_local_valgrind(request.suite, measure, targets)  # instruction mode needs valgrind
     checked = check_run_arguments(request, suite, names, measure)
     return Prepared(request, suite, targets, measure, checked.out, checked.baseline)
 

@@ -24,6 +24,7 @@ from benchy.matrix import Cell
 from benchy.modelinfo import model_bytes
 from benchy.power import energy
 from benchy.power.config import PowerConfig
+from benchy.profiling.rows import instruction_columns, ops_columns, ops_table
 from benchy.results.manifest import sha256_file
 from benchy.results.schema import (
     ACCURACY,
@@ -222,6 +223,14 @@ class RowBuilder:
             row["tflm_arena_kb"] = row["tflm_arena_bytes"] / 1024
         row.update(self._quality(cell, first.get("outputs")))
         tables = {"samples": samples_table(results), "power": power_table(results)}
+        # issue 15: instruction mode has no wall-clock figures; per-op rows when profiled
+        if self.suite.measure.mode == "instructions":
+            row.update(instruction_columns(results))
+            del tables["samples"]
+        else:
+            row["measure_mode"] = "time"
+        row.update(ops_columns(results))
+        tables["ops"] = ops_table(results)
         return self._finish(cell, row, tables, bool(facts.get("emulated")))
 
     # ------------------------------------------------------------ parts of a measured row
@@ -234,7 +243,8 @@ class RowBuilder:
         s = summarize(samples / 1e6)
         window = sum(r["window_s"] for r in results)
         # What the harness costs beyond the work the suite asked for (warmup, timed loop, outputs).
-        asked = window + sum(r.get("warmup_s", 0.0) + r.get("outputs_s", 0.0) for r in results)
+        asked = window + sum(r.get("warmup_s", 0.0) + r.get("outputs_s", 0.0)
+                             + r.get("profile_s", 0.0) for r in results)  # fmt: skip
         peaks = [float(p) for r in results if (p := r.get("peak_rss_mb")) is not None]
         peak = max(peaks) if peaks else None
         before = first.get("rss_before_mb")

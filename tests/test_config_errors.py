@@ -77,8 +77,8 @@ TARGET_CASES: dict[str, tuple[str | bytes, str]] = {
     "unknown_key": (
         'kind = "local"\npin_cpu = [0]\n',
         'top level: unknown key "pin_cpu"; '
-        "valid keys: budgets, cooldown_below_c, cooldown_max_wait_s, description, kind, name, "
-        "pin_cpus, power, python",
+        "valid keys: benchmark_bin, budgets, cooldown_below_c, cooldown_max_wait_s, description, "
+        "kind, name, pin_cpus, power, python",
     ),
     "missing_cpu": (
         'kind = "local"\npin_cpus = [4096]\n',

@@ -15,14 +15,16 @@ from rich.console import Console
 from benchy import exitcodes
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
 from benchy.commands.derive import derive_with_progress
-from benchy.config import Suite
+from benchy.config import Measure, Suite
 from benchy.derive.variants import Derived, planned
 from benchy.matrix import Cell
 from benchy.pipeline import Outcome, RunRequest, execute, matrix, prepare
+from benchy.profiling.summary import print_top_ops
 from benchy.report.comparison import print_comparison
 from benchy.report.markup import plain
 from benchy.report.terminal import LiveProgress, print_report
 from benchy.results.read import records
+from benchy.results.schema import INSTRUCTIONS
 from benchy.results.store import cells_frame
 from benchy.runner import Events
 
@@ -57,6 +59,12 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--dry-run", action="store_true", help="print the matrix and exit")
     run.add_argument(
         "--show-na", action="store_true", help="list the pairs that cannot apply, one by one"
+    )
+    run.add_argument(
+        "--profile-ops",
+        action="store_true",
+        help="a per-op profiling pass after each cell's timed loop (ops.parquet); "
+        "as [measure] profile_ops = true",
     )
     model = run.add_argument_group("a model file without a suite")
     model.add_argument("--runtime", help="tflite or onnxruntime (default: the one for the file)")
@@ -117,12 +125,20 @@ class Terminal:
             yield progress
 
 
+def rank_by(suite: Suite, measure: Measure) -> str:
+    """Instruction mode has no latency: its best cell is the one with fewest instructions."""
+    if measure.mode == "instructions" and suite.rank_by.startswith("latency_"):
+        return INSTRUCTIONS
+    return suite.rank_by
+
+
 def request_of(args: argparse.Namespace) -> RunRequest:
     return RunRequest(
         suite=args.suite, target=args.target, quick=args.quick, out=args.out,
         results=args.results, baseline=args.baseline, resume=args.resume,
         inconclusive=args.inconclusive, report=not args.no_report, junit=args.junit,
         markdown=args.markdown, runtime=args.runtime, threads=args.threads, dim=args.dim,
+        profile_ops=args.profile_ops,
     )  # fmt: skip
 
 
@@ -143,7 +159,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         return result.code
     suite = result.suite
     cells_now = cells_frame(rows)
-    print_report(console, cells_now, f"{suite.name} — {out}", suite.rank_by, args.show_na)
+    ranking = rank_by(suite, prepared.measure)
+    print_report(console, cells_now, f"{suite.name} — {out}", ranking, args.show_na)
+    print_top_ops(console, out)
     if result.comparison is not None:
         print_comparison(console, result.comparison)
     verdict = str(result.store.manifest["verdict"])

@@ -21,6 +21,8 @@ from benchy.judge.accuracy import compare_accuracy
 from benchy.judge.differences import MOVES_EVERY_CELL, Difference, differences, model_changed
 from benchy.judge.drift import Drift, steady
 from benchy.judge.energy import compare_energy
+from benchy.judge.instructions import METRIC as INSTRUCTIONS_METRIC
+from benchy.judge.instructions import compare_instructions
 from benchy.judge.result import GATED, Result, with_
 from benchy.results.read import QUANTILES, StoredRun
 from benchy.results.schema import FAILED_STATUSES, IDENTITY, CellKey
@@ -99,6 +101,8 @@ def compare_runs(base: StoredRun, new: StoredRun, gate: Gate) -> Comparison:
                 got = memory.collect(key, metric, b, n, context, changed)
             elif metric == "accuracy":
                 got = compare_accuracy(key, b, n, gate, context)
+            elif metric == INSTRUCTIONS_METRIC:  # issue 15: judge/instructions.py
+                got = compare_instructions(key, b, n, gate, context)
             else:
                 got = compare_energy(key, b, n, gate, context)
             if got is not None:

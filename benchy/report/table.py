@@ -99,6 +99,7 @@ def columns(rows: list[dict[str, Any]]) -> list[Column]:
         ("energy_per_inference_mj", Column("energy", lambda r: _energy(r), drop=8)),
         ("battery_life_hours", Column("battery", lambda r: _unit(r.get("battery_life_hours"), "h",
                                                                 "{:.0f}"), drop=2)),
+        ("instructions_per_inference", Column("instr/inf", _instructions, drop=11)),
     ]  # fmt: skip
     out += [col for name, col in optional if any(r.get(name) is not None for r in rows)]
     out.append(Column("verdict", lambda r: str(r["verdict"]), right=False))
@@ -107,6 +108,11 @@ def columns(rows: list[dict[str, Any]]) -> list[Column]:
 
 def _plain_number(value: Any) -> str:
     return sig(float(value)) if is_number(value) else "–"
+
+
+def _instructions(r: dict[str, Any]) -> str:
+    count = r.get("instructions_per_inference")
+    return f"{float(count):,.0f}" if is_number(count) else "–"
 
 
 def _energy(r: dict[str, Any]) -> str:

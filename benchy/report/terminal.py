@@ -149,6 +149,8 @@ def best_lines(cells: pd.DataFrame, rank_by: str) -> list[str]:
 
 
 def _show_value(column: str, value: float) -> str:
+    if column == "instructions_per_inference":  # issue 15
+        return f"{value:,.0f} instructions/inference"
     if column == "battery_life_hours":
         return f"battery life {value:.0f} h"
     if column == "energy_per_inference_mj":

@@ -89,6 +89,7 @@ BATTERY_LIFE = "battery_life_hours"
 TFLM_ARENA_KB = "tflm_arena_kb"
 DELEGATE_APPLIED = "delegate_applied"
 FAILED_BUDGETS = "failed_budgets"
+INSTRUCTIONS = "instructions_per_inference"
 
 STATUSES = ("ok", "error", "crashed", "timeout", "unavailable", "n/a")
 FAILED_STATUSES = ("error", "crashed", "timeout")
@@ -176,6 +177,17 @@ COLUMNS: tuple[Column, ...] = (
     Column(ACCURACY_DROP, "float", "points lost against the reference variant"),
     Column("agreement", "float", "% of samples whose top-1 equals the reference's"),
     Column("max_abs_error", "float", "largest |output − reference output|"),
+    # issue 15: instruction mode and per-op profiles (benchy/profiling/)
+    Column("measure_mode", "str", "time, or instructions (callgrind counted the timed invokes)"),
+    Column(INSTRUCTIONS, "float", "instructions (callgrind Ir) per timed invoke, median over "
+           "repetitions"),
+    Column("instructions_min", "float", "the same, the lowest repetition"),
+    Column("instructions_max", "float", "the same, the highest repetition"),
+    Column("instructions_scope", "str", "what was counted (the runtime's invoke function, or "
+           "each invoke() call), or why nothing was"),
+    Column("ops_source", "str", "where the per-op rows in ops.parquet come from, or "
+           "'unavailable: <reason>'"),
+    Column("profile_s", "float", "seconds of the per-op profiling pass (after the timed loop)"),
 )
 """Every column of cells.parquet / cells.csv, in file order. Each exists in every run, null where
 it was not measured; a target may add columns of its own after these."""
@@ -184,6 +196,10 @@ COLUMN_TYPES = {c.name: c.dtype for c in COLUMNS}
 
 SAMPLES_COLUMNS = (*IDENTITY, "repetition", "index", "latency_ns", "latency_ms")
 POWER_COLUMNS = (*IDENTITY, "repetition", "t_s", "watts", "phase", "interval_s")
+OPS_COLUMNS = (*IDENTITY, "op_index", "op_name", "op_type", "provider", "calls", "mean_us",
+               "instructions", "share_pct", "source")  # fmt: skip
+"""ops.parquet (issue 15): one row per op (or kernel) of a cell's per-op profile, per
+inference: `mean_us` from timers or `instructions` from callgrind (the other is null)."""
 
 
 def columns_markdown() -> str:

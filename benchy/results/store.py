@@ -25,6 +25,7 @@ from benchy.results.schema import (
     COLUMN_TYPES,
     COLUMNS,
     IDENTITY,
+    OPS_COLUMNS,
     POWER_COLUMNS,
     SAMPLES_COLUMNS,
     SCHEMA_VERSION,
@@ -183,6 +184,16 @@ LONG_TYPES: dict[str, Any] = {
     "watts": "float64",
     "phase": pd.StringDtype(na_value=np.nan),
     "interval_s": "float64",
+    # ops (issue 15)
+    "op_index": "int64",
+    "op_name": "string",
+    "op_type": "string",
+    "provider": "string",
+    "calls": "float64",
+    "mean_us": "float64",
+    "instructions": "float64",
+    "share_pct": "float64",
+    "source": "string",
 }
 
 
@@ -204,8 +215,13 @@ def typed_long(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     return out
 
 
-LONG_TABLES: dict[str, tuple[str, ...]] = {"samples": SAMPLES_COLUMNS, "power": POWER_COLUMNS}
-"""Long-form files next to cells.parquet: one row per latency sample / per power sample."""
+LONG_TABLES: dict[str, tuple[str, ...]] = {
+    "samples": SAMPLES_COLUMNS,
+    "power": POWER_COLUMNS,
+    "ops": OPS_COLUMNS,  # issue 15
+}
+"""Long-form files next to cells.parquet: one row per latency sample / per power sample / per
+op of a per-op profile."""
 
 
 def cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from typing import IO, Any
 
 from benchy.errors import CellTimeout, TargetError
 from benchy.targets.base import Cooldown, Target
+from benchy.targets.callgrind import CallgrindWorker, ValgrindUnavailable, profile_elsewhere
 from benchy.worker.protocol import CellRequest, CellResult, version_problem
 
 MAX_LINE = 256 * 1024 * 1024  # a reply carries samples; refuse anything absurd
@@ -136,6 +137,7 @@ class WorkerTarget(Target):
     def __init__(self, name: str, options: Any) -> None:
         super().__init__(name, options)
         self.channel: WorkerChannel | None = None
+        self.callgrind = CallgrindWorker(self)  # issue 15: started on first use
 
     @property
     @abstractmethod
@@ -171,6 +173,26 @@ class WorkerTarget(Target):
         return cell
 
     def run_cell(self, cell: CellRequest, timeout: float) -> CellResult:
+        # issue 15: instruction mode runs in the callgrind worker; a TFLite per-op profile
+        # comes from another source after the timed loop (targets/callgrind.py).
+        if cell.get("instructions") is not None:
+            result = self.callgrind.run_cell(cell, timeout)
+        else:
+            result = self._run_cell(cell, timeout)
+        return profile_elsewhere(self, cell, result) if cell.get("profile_ops") else result
+
+    def callgrind_setup(self) -> tuple[list[str], dict[str, str] | None, str]:
+        """(argv, env, out_dir) of this device's worker under callgrind (issue 15)."""
+        raise ValgrindUnavailable(f"{self.where}: this target cannot run Valgrind")
+
+    def callgrind_cleanup(self, out_dir: str) -> None:
+        """Remove the folder `callgrind_setup` made."""
+
+    def run_tool(self, argv: list[str], timeout: float) -> str:
+        """Run a program on the device; its stdout and stderr together (issue 15)."""
+        raise TargetError(f"{self.where}: cannot run programs on this target")
+
+    def _run_cell(self, cell: CellRequest, timeout: float) -> CellResult:
         channel = self.connected()
         try:
             reply = channel.request({"op": "cell", "cell": self.adapt(cell)}, timeout + SLACK_S)
@@ -205,3 +227,4 @@ class WorkerTarget(Target):
 
     def close(self) -> None:
         self.close_channel()
+        self.callgrind.close()

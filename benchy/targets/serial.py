@@ -111,6 +111,14 @@ def parse_serial_options(table: Table, port: PortSpec) -> SerialOptions:
     )
 
 
+TFLM_NO_PROFILE = (
+    "unavailable: the MLPerf Tiny protocol has no per-op command, and the tflite_micro Python "
+    "interpreter exposes no profiler hook"
+)
+"""Per-op ticks (issue 15): neither a DUT speaking the protocol nor the emulator's TFLite Micro
+(its InterpreterWrapper offers Invoke, tensors and PrintAllocations only) gives them."""
+
+
 @register
 class SerialTarget(Target):
     kind = "serial"
@@ -227,6 +235,8 @@ class SerialTarget(Target):
             dut_resets=stats.resets,
             link_reconnects=self.link.reconnects - reconnects,
         )
+        if cell.get("profile_ops"):  # issue 15
+            result["ops_source"] = TFLM_NO_PROFILE
         return result
 
     def _memory(self, model: Path) -> dict[str, Any]:

@@ -23,9 +23,11 @@ from typing import Any
 from benchy.errors import TargetError
 from benchy.modelinfo import companions
 from benchy.power.config import PowerConfig
+from benchy.profiling.valgrind import INSTALL, callgrind_argv
 from benchy.results.manifest import sha256_file
 from benchy.targets import register, workdir
 from benchy.targets.base import COOLDOWN_KEYS, Cooldown
+from benchy.targets.callgrind import ValgrindUnavailable
 from benchy.targets.channel import WorkerTarget
 from benchy.targets.sshcontrol import make_control_dir, reap_stale
 from benchy.tomltable import Table
@@ -55,6 +57,7 @@ class SshOptions:
     ssh_config: str | None = None
     cooldown: Cooldown | None = None
     power: PowerConfig | None = None
+    benchmark_bin: str | None = None  # issue 15: LiteRT's benchmark_model on the board
 
     @property
     def where(self) -> str:
@@ -210,6 +213,7 @@ def parse_ssh_options(table: Table, host: str | None = None) -> SshOptions:
         ssh_config=table.string("ssh_config", None),
         cooldown=Cooldown.parse(table),
         power=PowerConfig.parse(table),
+        benchmark_bin=table.string("benchmark_bin", None),
     )  # fmt: skip
 
 
@@ -218,7 +222,7 @@ class SshTarget(WorkerTarget):
     kind = "ssh"
     option_keys = (
         "host", "user", "port", "identity_file", "python", "workdir", "connect_timeout_s",
-        "known_hosts", "ssh_config", "power", *COOLDOWN_KEYS,
+        "known_hosts", "ssh_config", "power", "benchmark_bin", *COOLDOWN_KEYS,
         "password", "passphrase",  # accepted only to be refused with a better message
     )  # fmt: skip
 
@@ -252,6 +256,28 @@ class SshTarget(WorkerTarget):
         worker = f"{self.workdir}/{bundle.name}"  # named by its sha256
         self._push({bundle: worker})
         self.start_worker([*self.ssh.argv(), shlex.join([self.opts.python, worker, "serve"])])
+
+    def callgrind_setup(self) -> tuple[list[str], dict[str, str] | None, str]:
+        """The board's Valgrind (or why not), a private folder for callgrind (mktemp -d), and
+        the worker under callgrind with the board's real interpreter (not a shim)."""
+        assert self.workdir is not None
+        found = self.ssh.run(["sh", "-c", "command -v valgrind || true"]).strip()
+        if not found:
+            raise ValgrindUnavailable(
+                f"{self.where}: Valgrind is not installed on the board: sudo {INSTALL}"
+            )
+        python = self.ssh.run([self.opts.python, "-c", "import sys; print(sys.executable)"])
+        out_dir = self.ssh.run(["mktemp", "-d", "-t", "benchy-callgrind.XXXXXX"]).strip()
+        worker = f"{self.workdir}/{worker_file().name}"
+        remote = callgrind_argv(found, out_dir, [python.strip(), worker, "serve"])
+        return [*self.ssh.argv(), shlex.join(remote)], None, out_dir
+
+    def callgrind_cleanup(self, out_dir: str) -> None:
+        if "/benchy-callgrind." in out_dir:  # only the folder callgrind_setup made
+            self.ssh.run(["rm", "-rf", "--", out_dir])
+
+    def run_tool(self, argv: list[str], timeout: float) -> str:
+        return self.ssh.run(["sh", "-c", '"$0" "$@" 2>&1', *argv], timeout=timeout)
 
     def _missing(self, remote: list[str]) -> set[str]:
         check = "; ".join(f"[ -e {shlex.quote(p)} ] || echo {shlex.quote(p)}" for p in remote)
@@ -305,5 +331,6 @@ class SshTarget(WorkerTarget):
 
     def close(self) -> None:
         self.close_channel()
+        self.callgrind.close()
         self.ssh.exit_master()
         self._control.cleanup()

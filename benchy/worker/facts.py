@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
+import subprocess
 
 from benchy.worker.protocol import PROTOCOL_VERSION, Facts
 from benchy.worker.runtimes import availability
@@ -45,4 +47,17 @@ def facts() -> Facts:
     thermal = sysfs("class", "thermal")
     zones = os.listdir(thermal) if os.path.isdir(thermal) else []
     info["thermal_zones"] = sorted(z for z in zones if z.startswith("thermal_zone"))
+    info["valgrind"] = valgrind_version()
     return info
+
+
+def valgrind_version() -> "str | None":
+    """`valgrind-3.19.0` when Valgrind is on PATH here (instruction mode can run), else None."""
+    path = shutil.which("valgrind")
+    if path is None:
+        return None
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.decode("utf-8", "replace").strip() or None

@@ -11,6 +11,7 @@ import time
 from typing import Any, Callable
 
 from benchy.worker.inputs import feedback_pairs, input_sets
+from benchy.worker.profiling import counted_ops, counter_for
 from benchy.worker.protocol import CellRequest, CellResult, MeasureSpec
 from benchy.worker.runtimes import RUNNERS, Runner
 from benchy.worker.runtimes.base import index_of
@@ -75,17 +76,23 @@ def _injected_fault(cell: CellRequest) -> None:
 
 
 def timed_loop(
-    runner: Runner, sets: list[Any], feed: Callable[[], None] | None, m: MeasureSpec
+    runner: Runner,
+    sets: list[Any],
+    feed: Callable[[], None] | None,
+    m: MeasureSpec,
+    invoke: Callable[[], None] | None = None,
 ) -> tuple[list[int], int, int]:
     """Time `invoke()` alone until `stopping.enough`: inputs are set before the clock starts and
-    fed-back outputs copied after it stops. Returns (samples, start, window) in ns."""
+    fed-back outputs copied after it stops. Returns (samples, start, window) in ns. `invoke`
+    replaces the runner's (instruction mode: collection toggled around each call)."""
     min_runs, max_runs = int(m["min_runs"]), int(m["max_runs"])
     clock = time.perf_counter_ns
     start = clock()
     min_end = start + int(float(m["min_seconds"]) * 1e9)
     max_end = start + int(float(m["max_seconds"]) * 1e9)
     samples: list[int] = []
-    append, invoke, set_inputs, n_sets = samples.append, runner.invoke, runner.set_inputs, len(sets)
+    append, set_inputs, n_sets = samples.append, runner.set_inputs, len(sets)
+    invoke = invoke or runner.invoke
     i = 0
     while True:
         set_inputs(sets[i % n_sets])  # outside the timed region
@@ -127,7 +134,9 @@ def measure(cell: CellRequest) -> CellResult:
     _injected_fault(cell)
     reset_ok = _reset_peak_rss()
     rss_before = _proc_status_kb("VmRSS")
-    code_before = _shared_object_rss_kb()
+    # Under Valgrind (instruction mode) the process's memory is Valgrind's: not read at all.
+    counting = bool(cell.get("instructions"))
+    code_before = None if counting else _shared_object_rss_kb()
     t0 = time.perf_counter_ns()
     runner = RUNNERS[cell["runtime"]](cell)
     load_ns = time.perf_counter_ns() - t0
@@ -144,6 +153,7 @@ def measure(cell: CellRequest) -> CellResult:
     if feed is not None:
         runner.restart(arrays[0])
 
+    counter = counter_for(cell, runner)  # instruction mode (issue 15): under callgrind
     runner.set_inputs(sets[0])
     t0 = time.perf_counter_ns()
     runner.invoke()
@@ -171,17 +181,27 @@ def measure(cell: CellRequest) -> CellResult:
         time.sleep(float(power.get("idle_s", 0.5)))
         idle_ns = [a, clock()]
 
-    samples, start, window_ns = timed_loop(runner, sets, feed, m)
+    counted = None
+    if counter is not None:
+        counted = counter.invoke_function()
+        counter.zero()
+    samples, start, window_ns = timed_loop(runner, sets, feed, m, counted)
     warmup_ns = (idle_ns[0] if idle_ns else start) - warm_start
+    extra: CellResult = {}
+    if counter is not None:
+        extra["instructions"], profile = counter.finish(len(samples))
+        if cell.get("profile_ops"):
+            extra.update(counted_ops(cell, profile, len(samples)))
 
     outputs = None
     outputs_start = clock()
     if cell.get("collect_outputs"):
         outputs = collect_outputs(runner, arrays, sets, feed, output)
+    outputs_end = clock()
 
-    code_after = _shared_object_rss_kb()
+    code_after = None if counting else _shared_object_rss_kb()
     code_growth = None if code_before is None or code_after is None else code_after - code_before
-    return {
+    result: CellResult = {
         "status": "ok",
         "runtime_code_mb": _mb(code_growth),
         "runtime_module": runner.module,
@@ -195,7 +215,7 @@ def measure(cell: CellRequest) -> CellResult:
         "window_ns": [start, start + window_ns],
         "idle_ns": idle_ns,
         "warmup_s": warmup_ns / 1e9,
-        "outputs_s": (clock() - outputs_start) / 1e9,
+        "outputs_s": (outputs_end - outputs_start) / 1e9,
         "rss_before_mb": _mb(rss_before),
         "rss_after_load_mb": _mb(rss_after_load),
         "peak_rss_mb": _mb(_proc_status_kb("VmHWM")) if reset_ok else None,
@@ -205,3 +225,10 @@ def measure(cell: CellRequest) -> CellResult:
         "clock_ns": clock(),  # lets a host-side power meter map this clock onto its own
         "outputs": outputs,
     }
+    result.update(extra)
+    if cell.get("profile_ops") and "ops_source" not in extra:
+        # After the timed loop and the memory readings, never inside them.
+        t0 = clock()
+        result.update(runner.profile_ops(arrays))
+        result["profile_s"] = (clock() - t0) / 1e9
+    return result

@@ -82,6 +82,13 @@ class PowerSpec(TypedDict, total=False):
     options: dict[str, Any]
 
 
+class InstructionsSpec(TypedDict):
+    """Count instructions: the worker runs under `valgrind --tool=callgrind` (issue 15)."""
+
+    out_dir: str  # the folder of --callgrind-out-file (callgrind.%p) on the device
+    toggle_functions: list[str]  # the --toggle-collect patterns valgrind was started with
+
+
 class CooldownSpec(TypedDict):
     below_c: float
     max_wait_s: float
@@ -104,6 +111,8 @@ class CellRequest(_CellRequired, total=False):
     power: PowerSpec
     pin_cpus: list[int]
     cooldown: CooldownSpec
+    profile_ops: bool  # a per-op profiling pass after the timed loop (issue 15)
+    instructions: InstructionsSpec
 
 
 CELL_KEYS = frozenset(CellRequest.__required_keys__ | CellRequest.__optional_keys__)
@@ -120,6 +129,28 @@ class PowerResult(TypedDict):
     error: str | None
     period_s: float
     samples: list[list[float]]  # [t_ns, watts] or [t_mid_ns, mean watts, interval_ns]
+
+
+class OpRow(TypedDict, total=False):
+    """One op (or kernel) of a per-op profile. Per inference: `mean_us` (timers) or
+    `instructions` (callgrind), never both invented from the other."""
+
+    op_index: int
+    op_name: str
+    op_type: str
+    provider: str | None
+    calls: float | None
+    mean_us: float | None
+    instructions: float | None
+    source: str  # ort-profiler, callgrind-ir, litert-benchmark-tool
+    share_pct: float  # the source's own share of a run, where it prints one
+
+
+class InstructionsResult(TypedDict, total=False):
+    total: int  # instructions (callgrind Ir) over the timed invokes
+    invokes: int
+    scope: str  # what was counted
+    error: str | None  # why nothing was counted
 
 
 class ThermalState(TypedDict):
@@ -162,6 +193,10 @@ class CellResult(TypedDict, total=False):
     clock_ns: int  # the worker's clock when it replied (host meters align on it)
     clock_offset_ns: int  # set by the host: meter clock − worker clock
     extra: dict[str, Any]  # target-specific columns (e.g. an MCU's arena size)
+    ops: list[OpRow]  # per-op profile (issue 15)
+    ops_source: str  # the source of `ops`, or "unavailable: <reason>"
+    profile_s: float  # seconds the profiling pass took (after the timed loop)
+    instructions: InstructionsResult  # instruction mode (issue 15)
 
 
 class RuntimeFacts(TypedDict, total=False):
@@ -190,6 +225,7 @@ class Facts(TypedDict, total=False):
     temp_c: float | None
     throttled: int | None
     thermal_zones: list[str]
+    valgrind: str | None  # "valgrind-3.19.0" when callgrind can run here (issue 15)
 
 
 # ---------------------------------------------------------------- replies

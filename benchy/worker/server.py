@@ -18,12 +18,15 @@ import time
 import traceback
 from typing import IO, Any
 
+from benchy.worker.callgrind import remove_dumps
 from benchy.worker.facts import facts
 from benchy.worker.measure import measure
 from benchy.worker.power import PowerSampler
+from benchy.worker.profiling import warm_translations
 from benchy.worker.protocol import PROTOCOL_VERSION, CellRequest, CellResult, request_problem
 from benchy.worker.runtimes import Failed, Unavailable, availability
 from benchy.worker.thermal import cool_down, thermal_snapshot
+from benchy.worker.valgrind import on_valgrind
 
 LOG_TAIL_BYTES = 4000
 
@@ -119,6 +122,8 @@ def _fork_and_measure(cell: CellRequest) -> CellResult:
             chunks.append(chunk)
     os.close(rfd)
     _, status = os.waitpid(pid, 0)
+    if cell.get("instructions"):  # what callgrind wrote for the child (its final file)
+        remove_dumps(cell["instructions"]["out_dir"], pid)
     log_tail = _tail(log)
     log.close()
     raw = b"".join(chunks)
@@ -163,6 +168,8 @@ def answer(request: dict[str, Any], runtimes: dict[str, Any]) -> dict[str, Any]:
 def serve(stdin: IO[str], stdout: IO[str]) -> None:
     """Answer requests until EOF or quit. Runtimes are imported first so children inherit them."""
     runtimes = availability()
+    if on_valgrind():  # issue 15: the callgrind worker
+        warm_translations()
     for line in stdin:
         line = line.strip()
         if not line:

@@ -105,6 +105,12 @@ class Runner:
         """After an invoke: each fed-back output becomes its input (outside the timed region)."""
         raise NotImplementedError
 
+    def profile_ops(self, sets: list[list[Any]]) -> dict[str, Any]:
+        """A per-op profiling pass after the timed loop over the input sets (arrays in `inputs`
+        order, as `input_sets` made them): {"ops": [OpRow], "ops_source": ...}, or
+        {"ops_source": "unavailable: <reason>"}."""
+        raise NotImplementedError
+
 
 def index_of(tensors: list[Tensor], name: str | None, what: str) -> int:
     """The position of the tensor called `name` (None: the first)."""

@@ -5,10 +5,15 @@ into an input (streaming state) takes turns with it between two buffers."""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import tempfile
 from typing import Any
 
 import numpy as np
 
+from benchy.worker.profiling import ORT_SOURCE, ort_rows, profile_pass
 from benchy.worker.protocol import CellRequest, RuntimeFacts
 from benchy.worker.runtimes.base import Runner, Tensor, Unavailable, requested_shapes, shape_for
 from benchy.worker.runtimes.tensors import from_tensor
@@ -65,20 +70,11 @@ class OnnxRunner(Runner):
                 "execution provider %s is not in this onnxruntime build (has: %s)"
                 % (name, ", ".join(ort.get_available_providers()))
             )
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(cell["threads"])
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        level = provider.get("graph_optimization_level", "all")
-        opts.graph_optimization_level = {
-            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-        }[level]
-        providers = [(name, provider.get("options") or {})]
-        self.session = ort.InferenceSession(cell["model_path"], opts, providers=providers)
-        self.ort = ort
+        self.ort, self.cell = ort, cell
+        self.providers = [(name, provider.get("options") or {})]
+        self.session = ort.InferenceSession(
+            cell["model_path"], self._options(), providers=self.providers
+        )
         requested = requested_shapes(cell)
         self.inputs = [
             Tensor(i.name, i.name, shape_for(i.name, i.shape, requested), _dtype(i.type))
@@ -100,6 +96,46 @@ class OnnxRunner(Runner):
         """Input fed back → (its output, two state buffers, their OrtValues)."""
         self.parity = 0
         self.binding: Any = None
+
+    def _options(self) -> Any:
+        ort, cell = self.ort, self.cell
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = int(cell["threads"])
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        level = cell["delegate"].get("graph_optimization_level", "all")
+        opts.graph_optimization_level = {
+            "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        }[level]
+        return opts
+
+    def profile_ops(self, sets: list[Any]) -> dict[str, Any]:
+        """ONNX Runtime's profiler on a second session (same options, same provider) after the
+        timed loop: per-node kernel times averaged over the profiling runs. The trace file is
+        written into a private temporary folder, read, and removed with it."""
+        folder = tempfile.mkdtemp(prefix="benchy-ort-profile-")
+        try:
+            opts = self._options()
+            opts.enable_profiling = True
+            opts.profile_file_prefix = os.path.join(folder, "ort")
+            session = self.ort.InferenceSession(
+                self.cell["model_path"], opts, providers=self.providers
+            )
+            names = [i.name for i in session.get_inputs()]
+            feeds: dict[str, Any] = {}
+
+            def set_inputs(arrays: list[Any]) -> None:
+                feeds.update(zip(names, arrays))
+
+            profile_pass(lambda: session.run(None, feeds), set_inputs, sets)
+            with open(session.end_profiling()) as fh:
+                events = json.load(fh)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return {"ops": ort_rows(events), "ops_source": ORT_SOURCE}
 
     def applied(self) -> str:
         return "+".join(

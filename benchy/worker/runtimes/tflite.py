@@ -46,6 +46,9 @@ def tflite_facts() -> RuntimeFacts:
 
 class TFLiteRunner(Runner):
     name = "tflite"
+    callgrind_function = "tflite::Subgraph::Invoke()"
+    """What instruction counting toggles on (exactly: `*Subgraph::Invoke*` would also match
+    InvokeImpl and switch collection off again inside it)."""
 
     def __init__(self, cell: CellRequest) -> None:
         try:
@@ -149,6 +152,14 @@ class TFLiteRunner(Runner):
             "" if partitions == 1 else "s",
             len(names) - partitions,
         )
+
+    def profile_ops(self, sets: list[list[Any]]) -> dict[str, Any]:
+        """LiteRT's and tflite_runtime's Python Interpreter has no profiler (no per-op timing
+        hook; `experimental_preserve_all_tensors` and `_get_ops_details` give tensors and op
+        names, not time): the host profiles TFLite cells elsewhere (callgrind, the native
+        benchmark tool)."""
+        why = "%s's Python Interpreter exposes no op profiler" % self.module
+        return {"ops_source": "unavailable: " + why}
 
     def set_inputs(self, arrays: list[Any]) -> None:
         if not self.fed:
