@@ -211,7 +211,7 @@ def test_instruction_columns_and_op_shares() -> None:
 
 def test_the_worker_takes_the_new_request_keys() -> None:
     cell = {"runtime": "tflite", "model_path": "m", "delegate": {"name": "none"}, "threads": 1,
-            "inputs": {"kind": "random"}, "measure": {}, "timeout_s": 1.0,
+            "inputs": {}, "measure": {}, "timeout_s": 1.0,
             "collect_outputs": False, "profile_ops": True,
             "instructions": {"out_dir": "/tmp", "toggle_functions": []}}  # fmt: skip
     assert request_problem({"op": "cell", "cell": cell}) is None
