@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import json
+import re
 import tempfile
 from pathlib import Path
 
@@ -78,6 +79,13 @@ def test_ort_profile_matmul_rows_dominate_and_the_trace_is_removed(
     cell = cell_rows(tmp_path / "out").iloc[0]
     assert cell["ops_source"] == "ort-profiler" and cell["profile_s"] > 0
     assert not list(tmp_path.rglob("ort*.json"))
+    page = (tmp_path / "out" / "report.html").read_text()
+    spec = re.search(r'<script type="application/json" id="spec-ops-0">(.*?)</script>', page)
+    assert spec is not None and 'id="ops"' in page
+    drawn = json.loads(spec.group(1))["data"]["values"]
+    assert {(r["op_type"], r["share"]) for r in drawn} == {
+        (t, round(float(v), 2)) for t, v in by_type.items()
+    }
     assert set(glob.glob(f"{tempfile.gettempdir()}/benchy-ort-profile-*")) == traces_before
 
 

@@ -1,7 +1,8 @@
 """`report.html` and `report.png` for one stored run.
 
 Sections: the decision view per target (`report.decision`), cells that did not run, latency
-distributions per cell (`report.distributions`), the comparison with a baseline
+distributions per cell (`report.distributions`), per-op shares when profiled (`report.ops`),
+the comparison with a baseline
 (`report.forest`), machine facts and settings (`report.facts`). Everything is read from the
 stored run (`benchy.results.read.StoredRun`), so `benchy report` later draws what `benchy run` drew.
 The page is one file: charts are Vega-Lite specs rendered by the inlined Vega bundle, and the
@@ -24,6 +25,7 @@ from benchy.report.distributions import distribution, ecdf_chart, repetitions_ch
 from benchy.report.facts import facts_section
 from benchy.report.figures import is_number, latency_text, number_text
 from benchy.report.forest import comparison_section, stored_summary_section
+from benchy.report.ops import ops_section
 from benchy.report.page import Page, ensure_writable, esc, table, verdict_chip, write_atomic
 from benchy.results.read import StoredRun
 from benchy.results.schema import IDENTITY, CellKey
@@ -85,6 +87,7 @@ def write_run_report(
     page.add(_not_run_section(run))
     gate = Gate.from_payload(manifest.get("gate") or {})
     page.add(_distribution_section(page, run, gate.unstable_cv_pct))
+    page.add(ops_section(page, run.dir))
     if comparison is not None:
         page.add(comparison_section(page, comparison))
     elif manifest.get("comparison"):
