@@ -38,8 +38,8 @@ def shares_by_type(ops: pd.DataFrame) -> list[dict[str, Any]]:
     ops.loc[~ops["op_type"].isin(keep), "op_type"] = "other"
     summed = ops.groupby(["cell", "op_type"], sort=False)["share_pct"].sum().reset_index()
     return [
-        {"cell": str(r.cell), "op_type": str(r.op_type), "share": round(float(r.share_pct), 2)}
-        for r in summed.itertuples()
+        {"cell": str(cell), "op_type": str(op_type), "share": round(float(share), 2)}
+        for cell, op_type, share in summed[["cell", "op_type", "share_pct"]].to_numpy().tolist()
     ]
 
 
@@ -71,10 +71,9 @@ def top_ops_rows(ops: pd.DataFrame, top: int = TOP_OPS) -> list[list[str]]:
     for _, r in heaviest.iterrows():
         timed = pd.notna(r["mean_us"])
         cost = f"{r['mean_us']:.1f} µs" if timed else f"{int(r['instructions']):,} instr"
-        rows.append(
-            [CellKey.of(r).title(), str(r["op_name"]), str(r["op_type"]), cost,
-             f"{r['share_pct']:.1f}%", str(r["source"])]  # fmt: skip
-        )
+        share = f"{r['share_pct']:.1f}%"
+        rows.append([CellKey.of(r).title(), str(r["op_name"]), str(r["op_type"]), cost, share,
+                     str(r["source"])])  # fmt: skip
     return rows
 
 
