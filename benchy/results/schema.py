@@ -177,6 +177,11 @@ COLUMN_TYPES = {c.name: c.dtype for c in COLUMNS}
 
 SAMPLES_COLUMNS = (*IDENTITY, "repetition", "index", "latency_ns", "latency_ms")
 POWER_COLUMNS = (*IDENTITY, "repetition", "t_s", "watts", "phase", "interval_s")
+REPETITION_FIGURES = (PEAK_RSS, MODEL_MEMORY, ENERGY)
+"""What each repetition (worker process) measured besides latency, one row per repetition in
+repetitions.parquet: a baseline comparison judges memory and energy on these, as it judges
+latency on per-repetition percentiles. Null where the repetition did not measure it."""
+REPETITIONS_COLUMNS = (*IDENTITY, "repetition", *REPETITION_FIGURES)
 
 
 def columns_markdown() -> str:

@@ -24,6 +24,8 @@ from benchy.results.schema import (
     COLUMNS,
     IDENTITY,
     POWER_COLUMNS,
+    REPETITION_FIGURES,
+    REPETITIONS_COLUMNS,
     SAMPLES_COLUMNS,
     SCHEMA_VERSION,
 )
@@ -159,6 +161,7 @@ LONG_TYPES: dict[str, Any] = {
     "watts": "float64",
     "phase": "string",
     "interval_s": "float64",
+    **dict.fromkeys(REPETITION_FIGURES, "float64"),
 }
 
 
@@ -180,8 +183,13 @@ def typed_long(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     return out
 
 
-LONG_TABLES: dict[str, tuple[str, ...]] = {"samples": SAMPLES_COLUMNS, "power": POWER_COLUMNS}
-"""Long-form files next to cells.parquet: one row per latency sample / per power sample."""
+LONG_TABLES: dict[str, tuple[str, ...]] = {
+    "samples": SAMPLES_COLUMNS,
+    "power": POWER_COLUMNS,
+    "repetitions": REPETITIONS_COLUMNS,
+}
+"""Long-form files next to cells.parquet: one row per latency sample, per power sample, per
+repetition (its peak memory and energy)."""
 
 
 def cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
