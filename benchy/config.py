@@ -96,10 +96,12 @@ class Gate:
     accuracy_points: float = 0.1
     error_pct: float = 1.0
     energy_pct: float = 5.0
-    unstable_cv_pct: float = 5.0  # = δ p50: scatter beyond the shift sought (README, Baselines)
+    unstable_cv_pct: float = 5.0  # robust (scaled MAD) scatter beyond δ p50 (README, Baselines)
     drift_correction: bool = True
     drift_min_cells: int = 6
     inconclusive: str = "flag"  # "flag": exit 4; "pass": exit 0
+    max_repetitions: int = 24  # adaptive repetitions for close calls (benchy/adaptive.py)
+    extra_time_pct: float = 25.0  # ... taking at most this % of the planned rounds' time
 
     def payload(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -224,12 +226,15 @@ def _measure(t: Table, base: Measure) -> Measure:
 
 def _gate(t: Table) -> Gate:
     numbers = [f.name for f in dataclasses.fields(Gate) if f.type == "float"]
-    t.only("metrics", "inconclusive", "drift_correction", "drift_min_cells", *numbers)
+    t.only("metrics", "inconclusive", "drift_correction", "drift_min_cells", "max_repetitions",
+           *numbers)  # fmt: skip
     values: dict[str, Any] = {k: t.number(k, minimum=0) for k in numbers if k in t}
     if "drift_correction" in t:
         values["drift_correction"] = t.boolean("drift_correction")
     if "drift_min_cells" in t:
         values["drift_min_cells"] = t.number("drift_min_cells", integer=True, minimum=3)
+    if "max_repetitions" in t:
+        values["max_repetitions"] = t.number("max_repetitions", integer=True, minimum=1)
     if "confidence" in values and not 0.5 <= values["confidence"] < 1:
         raise t.error("confidence", f"expected a number in [0.5, 1), got {values['confidence']:g}")
     if "metrics" in t:

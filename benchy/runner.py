@@ -11,6 +11,7 @@ No formatting and no figures here: rows are assembled in rows.py, progress goes 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from benchy.adaptive import NoLooks, Stopping
 from benchy.cellrequest import cell_request
 from benchy.config import Measure, Suite, TargetConfig
 from benchy.errors import BenchyError, TargetError
@@ -109,6 +111,8 @@ class Runner:
         self.target_failed = False
         self.store_error: ResultsUnwritable | None = None
         """Set when the results folder stopped taking writes; the run was stopped."""
+        self.stopping: Stopping = NoLooks()
+        """When cells are settled: after the planned rounds, or later (benchy/adaptive.py)."""
 
     def run(self) -> None:
         threads = [
@@ -239,7 +243,9 @@ class Runner:
         results: dict[Job, list[CellResult]] = {j: [] for j in jobs}
         wall: dict[Job, float] = dict.fromkeys(jobs, 0.0)
         open_jobs = list(jobs)
-        for rep in range(reps):
+        for rep in itertools.count():  # adaptive repetitions: undecided cells go on (adaptive.py)
+            if not open_jobs:
+                return
             for job in list(open_jobs):
                 side, cell = job
                 if self._stop.is_set():
@@ -258,9 +264,13 @@ class Runner:
                 if result.get("status") != "ok":
                     continue
                 results[job].append(result)
-                if rep == reps - 1:
+                if rep == reps - 1 and not self.stopping.active:
                     open_jobs.remove(job)
                     self._record(side, cell, self._assemble(side, cell, results.pop(job),
+                                                            wall[job], target))  # fmt: skip
+            for job in self.stopping.settled(target.config.name, rep, results, wall, open_jobs):
+                open_jobs.remove(job)
+                self._record(job[0], job[1], self._assemble(job[0], job[1], results.pop(job),
                                                             wall[job], target))  # fmt: skip
 
     def _assemble(

@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 
 from benchy import exitcodes, interrupts
+from benchy.adaptive import Adaptive
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
 from benchy.commands.derive import derive_with_progress
 from benchy.commands.preflight import check_run_arguments
@@ -145,6 +146,9 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         "%d cells (%d not applicable) → %s", len(cells), sum(not c.applicable for c in cells), out
     )
     runner = Runner([side])
+    if baseline is not None:  # close calls get more repetitions while the run goes on
+        runner.stopping = adaptive = Adaptive(suite.gate, measure.repetitions, side, baseline)
+        store.annotate(looks=adaptive.looks.payload())
     try:
         with LiveProgress(console, cells) as progress:
             runner.events = progress
@@ -166,6 +170,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
     print_report(console, cells_now, f"{suite.name} — {out}", suite.rank_by)
     comparison = None
     if baseline is not None:
+        store.annotate(adaptive=adaptive.summary())
         comparison = compare_runs(baseline, StoredRun.load(out), suite.gate)
         print_comparison(console, comparison)
         verdicts = comparison.verdicts()

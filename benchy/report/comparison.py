@@ -56,6 +56,22 @@ def _pct(value: float, points: bool) -> str:
     return (f"{value:+.2f}" if points else f"{value * 100:+.1f}%").replace("-", "−")
 
 
+def mde_text(result: Result) -> str:
+    """The minimum detectable effect: `6.1%`, `∞` (no shift could have been flagged)."""
+    if result.mde is None:
+        return "–"
+    if math.isinf(result.mde):
+        return "∞"
+    return f"{result.mde:.3g} pt" if result.points else f"{result.mde * 100:.3g}%"
+
+
+def reps_text(result: Result) -> str:
+    """Repetitions compared, baseline/new (`12/18` when the candidate took more)."""
+    if result.repetitions is None:
+        return "–"
+    return "/".join(str(n) for n in result.repetitions)
+
+
 def delta_text(result: Result) -> str:
     if result.delta is None:
         return "–"
@@ -74,17 +90,17 @@ def results_table(comparison: Comparison, show_all: bool = False) -> Table:
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
     many = len({r.cell.target for r in comparison.results}) > 1
     heads = (["target"] if many else []) + ["model", "variant", "runtime ×threads", "metric"]
-    heads += ["base", "new", f"shift [{comparison.gate.confidence:.0%} CI]", "δ", "verdict"]
-    heads += ["note"]
+    heads += ["base", "new", f"shift [{comparison.gate.confidence:.0%} CI]", "δ", "MDE", "reps"]
+    heads += ["verdict", "note"]
     for head in heads:
-        right = head in ("base", "new", "δ") or head.startswith("shift")
+        right = head in ("base", "new", "δ", "MDE", "reps") or head.startswith("shift")
         table.add_column(head, justify="right" if right else "left", no_wrap=head != "note")
     for r in rows:
         c = r.cell
         values = [c.target] if many else []
         values += [c.model, c.variant, c.setup() if c.runtime else ""]
         values += [LABELS.get(r.metric, r.metric), value_text(r, r.base), value_text(r, r.new)]
-        values += [shift_text(r), delta_text(r)]
+        values += [shift_text(r), delta_text(r), mde_text(r), reps_text(r)]
         note = "; ".join(filter(None, [r.note, *r.context]))
         table.add_row(*(plain(v) for v in values), styled(r.verdict, STYLE.get(r.verdict, "")),
                       plain(note))  # fmt: skip
@@ -100,12 +116,18 @@ def counts_line(comparison: Comparison) -> str:
     return " · ".join(parts) if parts else "nothing to compare"
 
 
+def looks_text(comparison: Comparison) -> str:
+    """`; looks at 12, 18, 24 repetitions` when cells could be judged more than once."""
+    at = comparison.looks.at
+    return f"; looks at {', '.join(map(str, at))} repetitions" if len(at) > 1 else ""
+
+
 def print_comparison(console: Console, comparison: Comparison, show_all: bool = False) -> None:
     gate = comparison.gate
     console.print(
         f"[bold]baseline[/] {plain(comparison.base.dir)} → {plain(comparison.new.dir)}  "
         f"({gate.confidence:.0%} CIs of per-repetition shifts; Holm over "
-        f"{comparison.family} latency tests)",
+        f"{comparison.family} tests{looks_text(comparison)})",
         soft_wrap=True,
     )
     if comparison.drift_text():

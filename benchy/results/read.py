@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 
 from benchy.errors import UsageError
 from benchy.results.manifest import read_manifest, schema_problem
-from benchy.results.schema import IDENTITY, CellKey
+from benchy.results.schema import IDENTITY, REPETITIONS_COLUMNS, CellKey
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class StoredRun:
     manifest: dict[str, Any]
     cells: pd.DataFrame
     _reps: pd.DataFrame | None = field(default=None, repr=False)
+    _figures: pd.DataFrame | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, run_dir: Path, full: bool = False) -> StoredRun:
@@ -108,6 +109,17 @@ class StoredRun:
         if self._reps is None:
             self._reps = per_repetition(self.dir / "samples.parquet")
         return self._reps
+
+    def figures(self) -> pd.DataFrame:
+        """One row per cell and repetition: peak RSS, model memory, energy (repetitions.parquet;
+        empty for runs stored before it existed)."""
+        if self._figures is None:
+            path = self.dir / "repetitions.parquet"
+            if path.is_file():
+                self._figures = pd.read_parquet(path)
+            else:
+                self._figures = pd.DataFrame(columns=list(REPETITIONS_COLUMNS))
+        return self._figures
 
     def samples_by_cell(self) -> dict[CellKey, tuple[np.ndarray, np.ndarray]]:
         """(latency_ns, repetition) per cell, as the runner handed them to the gate."""
