@@ -6,9 +6,10 @@ adaptive repetitions cost. On real measured data.
    cell (default 30 fresh worker processes each), or reuses stored runs (`--runs DIR ...`).
 2. Each pair is two *different* runs, as a nightly and its baseline are: R rounds drawn from
    each run's pool (round k = repetition k of every cell), judged by benchy's own
-   `compare_runs` at the default [gate] — then, as `benchy run --baseline` does (benchy/adaptive.py),
-   the cells left undecided get more rounds of the candidate's pool (the same pool round for all
-   of them, as an extra round measures them together) at the looks of sequential.py, within
+   `compare_runs` at the default [gate] — then, as `benchy run --baseline` does
+   (benchy/adaptive.py), the cells left undecided get more rounds of the candidate's pool (the
+   same pool round for all of them, as an extra round measures them together) at the looks of
+   sequential.py, within
    `max_repetitions` and `extra_time_pct` of the planned rounds' time.
 3. Per pair: A/A (nothing changed): exit 1 (any `regressed`) and exit 4 (any `inconclusive`);
    the same with a +10% and a +5% slowdown of one cell (all its candidate latencies × factor,
@@ -98,7 +99,9 @@ def load(run_dir: Path) -> Pool:
     reps = run.repetitions().copy()
     reps["key"] = [CellKey.from_values(k) for k in reps[list(IDENTITY)].itertuples(index=False)]
     figures = run.figures().copy()
-    figures["key"] = [CellKey.from_values(k) for k in figures[list(IDENTITY)].itertuples(index=False)]
+    figures["key"] = [
+        CellKey.from_values(k) for k in figures[list(IDENTITY)].itertuples(index=False)
+    ]
     rounds = np.sort(reps["repetition"].unique())
     return Pool(run, reps, figures, rounds, wall / len(rounds))
 
@@ -250,7 +253,8 @@ class Tally:
     def figures(self, planned_seconds: float) -> dict[str, Any]:
         mde = np.asarray([m for _, m in self.mde])
         by_threads = {
-            t: np.asarray([m for tt, m in self.mde if tt == t]) for t in sorted({t for t, _ in self.mde})
+            t: np.asarray([m for tt, m in self.mde if tt == t])
+            for t in sorted({t for t, _ in self.mde})
         }
         reps = np.asarray(self.repetitions)
         return {
@@ -277,7 +281,7 @@ class Tally:
 
 def _quantiles(v: np.ndarray) -> dict[str, float]:
     finite = v[np.isfinite(v)]
-    out = {"cells": int(len(v)), "infinite_share": float(np.mean(~np.isfinite(v))) if len(v) else 0}
+    out = {"cells": len(v), "infinite_share": float(np.mean(~np.isfinite(v))) if len(v) else 0}
     for q in (10, 50, 90):
         out[f"p{q}"] = float(np.percentile(finite, q)) if len(finite) else math.inf
     return out
@@ -298,7 +302,9 @@ def study(pools: list[Pool], r: int, pairs: int, seed: int, gate: Gate) -> dict[
         picks_n = {k: new.planned[int(rng.integers(r))] for k in keys if sides[k]}
         for tally, hb, hn in ((plain, {}, {}), (hiccup, picks_b, picks_n)):
             same = slow_down(None, 1.0)
-            tally.aa(adaptive(base, new, gate, hiccups(hb, same), hiccups(hn, same), r), len(keys), r)
+            tally.aa(
+                adaptive(base, new, gate, hiccups(hb, same), hiccups(hn, same), r), len(keys), r
+            )
             for name, factor in (("10%", 1.10), ("5%", 1.05)):
                 slow = slow_down(key, factor)
                 out = adaptive(base, new, gate, hiccups(hb, same), hiccups(hn, slow), r)
@@ -338,9 +344,9 @@ def report(f: dict[str, Any], label: str) -> None:
         print(f"      {t} thread(s): median {q['p50']:.1%}, p90 {q['p90']:.1%}, "
               f"infinite {q['infinite_share']:.1%}")  # fmt: skip
     reps = f["repetitions"]
-    print(f"    repetitions per cell: mean {reps['mean']:.1f}, extended {reps['extended_share']:.1%}"
-          f", max {reps['max']}; extra time {f['extra_seconds_mean']:.1f} s on "
-          f"{f['planned_seconds']:.0f} s planned")  # fmt: skip
+    print(f"    repetitions per cell: mean {reps['mean']:.1f}, extended "
+          f"{reps['extended_share']:.1%}, max {reps['max']}; extra time "
+          f"{f['extra_seconds_mean']:.1f} s on {f['planned_seconds']:.0f} s planned")  # fmt: skip
     print(f"    A/A open tests: {f['aa_open_tests']}")
 
 

@@ -86,7 +86,8 @@ def repetition_tables(
     for i, r in enumerate(results):
         ns = np.asarray(r["samples_ns"], dtype=np.float64)
         q = np.quantile(ns, list(QUANTILES.values())) / 1e6 if len(ns) else [math.nan] * 3
-        rows.append({**cell.columns(), "repetition": i, "n": len(ns), **dict(zip(QUANTILES, q))})
+        values = dict(zip(QUANTILES, q, strict=True))
+        rows.append({**cell.columns(), "repetition": i, "n": len(ns), **values})
     reps = pd.DataFrame(rows)
     if figures is None or figures.empty:
         return reps, pd.DataFrame()
@@ -170,9 +171,10 @@ class Adaptive:
         if done >= self.looks.at[-1]:
             return self._all(open_jobs, results)
         if extra > budget:
+            planned = self._planned[target]
             self.stopped[target] = (
                 f"extra rounds stopped at {done} repetitions: {extra:.0f} s > "
-                f"{self.gate.extra_time_pct:g}% of the planned rounds' {self._planned[target]:.0f} s"
+                f"{self.gate.extra_time_pct:g}% of the planned rounds' {planned:.0f} s"
             )
             log.info("%s: %s", target, self.stopped[target])
             return self._all(open_jobs, results)

@@ -281,21 +281,19 @@ def outliers(values: npt.ArrayLike, floor: float, z: float = 3.5) -> list[int]:
 # --- Slowed repetitions --------------------------------------------------------------------------
 
 
-def slow_limit(values: npt.ArrayLike, floor: float, gap_over_range: float = 1.5) -> float | None:
-    """Where a sample's slow block starts (the middle of the gap before it), or None. The block
-    starts at the sample's lowest clear gap — wider than `floor` and than `gap_over_range` × the
-    range of the values below it — and only when at least half the values lie below that gap: the
-    median process and everything faster is kept, and what is kept has no clear gap inside (a
-    sample with two speeds in its bulk is not cut at all). A unimodal sample of 12 has such a gap
-    (floor 0) in < 0.3% of draws for normal or t₃ noise, ~3% for exponential."""
+def slow_limit(values: npt.ArrayLike, floor: float, spread: float = 3.0) -> float | None:
+    """Above which a sample's values were slowed, or None when that cannot be told. Other load
+    only ever slows a process, so the fast reference is the sample's lower quartile and its scale
+    the scaled MAD of the lower half (both untouched while fewer than half the values are
+    slowed); values farther above the quartile than `floor` (δ: closer values move a shift by
+    less than that) plus `spread` × that scale were slowed. None below 4 values, or when half
+    or more lie above (the slow ones are then the bulk, not a fringe)."""
     v = np.sort(np.asarray(values, dtype=np.float64))
     n = len(v)
-    if n < 3:
+    if n < 4:
         return None
-    gaps = np.diff(v)
-    ranges = v[:-1] - v[0]
-    big = np.nonzero((gaps > floor) & (gaps > gap_over_range * ranges))[0]
-    if not len(big) or 2 * (int(big[0]) + 1) < n:
+    lower = v[: (n + 1) // 2]
+    limit = float(np.quantile(v, 0.25)) + floor + spread * robust_scatter(lower)
+    if 2 * int((v >= limit).sum()) >= n:
         return None
-    i = int(big[0])
-    return float((v[i] + v[i + 1]) / 2)
+    return limit

@@ -150,7 +150,7 @@ def test_memory_is_judged_on_per_repetition_values_with_a_ci(tmp_path: Path) -> 
     assert got["b"].low is not None and got["b"].low > 0.025  # δ = max(2%, 1 MiB) of 40 MiB
     assert got["b"].shift == pytest.approx(3.0 / 40.0, abs=0.005)
     assert got["b"].mde is not None and math.isfinite(got["b"].mde)
-    assert c.family == 2 + 2 + 2  # p50, p99 and peak memory of both cells: one Holm family
+    assert c.family == 2 + 2  # p50 and peak memory of both cells: one Holm family
 
 
 def test_energy_is_judged_on_per_repetition_values(tmp_path: Path) -> None:
@@ -183,5 +183,5 @@ def test_minimum_detectable_effect_in_the_table_and_junit(
     # no shift could have been flagged, and the MDE says so (∞) rather than give a number.
     few = write_run(tmp_path / "few", {"a": (cell_row("a"), medians(0.1, n=5))})
     fewer = write_run(tmp_path / "fewer", {"a": (cell_row("a"), medians(0.1, n=5))})
-    result, _ = p50(few, fewer)
+    result, _ = p50(few, fewer, Gate(metrics=("p50", "p99")))
     assert result.mde == math.inf

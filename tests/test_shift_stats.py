@@ -137,14 +137,21 @@ def test_outliers_below_the_floor_are_not_named() -> None:
     assert outliers(np.log([10.0] * 9 + [10.01]), floor=0.025) == []
 
 
-def test_slow_block_is_found_only_above_the_median_and_clear() -> None:
+def _cut(values: np.ndarray, floor: float) -> int:
+    """How many values slow_limit sets aside (0 when it cannot tell)."""
+    limit = slow_limit(values, floor)
+    return 0 if limit is None else int((values >= limit).sum())
+
+
+def test_slowed_values_are_a_fringe_above_the_lower_quartile() -> None:
     floor = math.log1p(0.05)
     fast = np.log([5.6, 5.61, 5.59, 5.62, 5.6, 5.58, 5.61, 5.6])
     slowed = np.log([7.0, 7.3, 8.1, 9.5])
     limit = slow_limit(np.concatenate([fast, slowed]), floor)
     assert limit is not None and fast.max() < limit < slowed.min()
-    # A minority of fast processes is a second speed, not the bulk: not cut.
-    assert slow_limit(np.concatenate([fast[:3], slowed, slowed + 0.001]), floor) is None
-    # Spread without a clear gap (or a gap below δ) is not cut either.
-    assert slow_limit(np.log(np.linspace(5.0, 6.0, 12)), floor) is None
-    assert slow_limit(np.concatenate([fast, fast + 0.03]), floor) is None
+    # Slow values that are the bulk are not a fringe: not cut.
+    assert _cut(np.concatenate([fast[:3], slowed, slowed + 0.001]), floor) == 0
+    assert slow_limit(np.concatenate([fast[:5], slowed, slowed[:3] + 0.001]), floor) is None
+    # Spread without a fringe, or a step below δ, is not cut either.
+    assert _cut(np.log(np.linspace(5.0, 6.0, 12)), floor) == 0
+    assert _cut(np.concatenate([fast, fast + 0.03]), floor) == 0

@@ -43,16 +43,15 @@ def limit(gate: Gate, base: float) -> float:
     return max(gate.memory_pct / 100 * abs(base), gate.memory_mb)
 
 
-def per_repetition(
-    frame: pd.DataFrame | None, column: str
-) -> tuple[np.ndarray, np.ndarray] | None:
+def per_repetition(frame: pd.DataFrame | None, column: str) -> tuple[np.ndarray, np.ndarray] | None:
     """(values, rounds) of one figure over a cell's repetitions, None when not measured."""
     if frame is None or column not in frame:
         return None
-    known = frame[frame[column].notna()]
-    if known.empty:
+    values = frame[column].to_numpy(np.float64, na_value=np.nan)
+    known = ~np.isnan(values)
+    if not known.any():
         return None
-    return known[column].to_numpy(np.float64), known["repetition"].to_numpy(np.int64)
+    return values[known], frame["repetition"].to_numpy(np.int64)[known]
 
 
 def collect(
@@ -77,9 +76,7 @@ def collect(
                 scale=MIB, context=context, model_changed=model_changed)  # fmt: skip
 
 
-def memory_drift(
-    pairs: list[MemoryPair | Pair], gate: Gate
-) -> dict[tuple[str, str], Drift]:
+def memory_drift(pairs: list[MemoryPair | Pair], gate: Gate) -> dict[tuple[str, str], Drift]:
     """Per target and memory figure: the median change (MiB) of the cells whose model did not
     change (the per-repetition shift where there is one, else the change of the point values)."""
     return median_drift(

@@ -6,12 +6,12 @@ Per test (`Pair`), on the test scale (log for latency, MiB or mJ otherwise):
 1. Slowed repetitions set aside (latency only). On a shared machine a worker process either runs
    at the machine's speed or is slowed by other load for much of its window: measured on this
    2-core VM under load, a third of the processes of every cell landed 20–90% slower while the
-   others agreed within ±1%, and 2-thread cells have two unloaded speeds. Other load only ever
-   slows a process, so each side's values above its lowest clear gap (`stats.slow_limit`: wider
-   than δ and than 1.5× the spread below it, with at least a quarter of the values below) are set
-   aside and named — on both sides or on neither: when only one side shows such a gap all values
-   are compared, so the two sides are never cut differently. Each side is cut on its own values,
-   so a shift of any size moves the cut with it.
+   others agreed within ±1%. Other load only ever slows a process, so on each side the values
+   farther above its lower quartile than δ plus 3 scaled MADs of its lower half
+   (`stats.slow_limit`) are set aside and named. Both sides follow the same rule, each on its own
+   values (so a shift of any size moves the cut with it); when the rule cannot apply to a side —
+   half or more of its values would go — neither side is cut, so the two are never cut
+   differently.
 2. The run-wide drift (drift.py) taken out of the candidate's values.
 3. Hodges–Lehmann shift with the Mann–Whitney CI (exact below 60 values per side); one-sided
    p-values against +δ (worse) and −δ (better), divided by the share of α of the look the cell
@@ -86,6 +86,7 @@ class Pair:
     model_changed: bool = False
     offset: float = 0.0  # run-wide drift taken out of y
     _kept: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] = field(init=False, repr=False)
+    _centre: float = field(init=False, repr=False)  # the baseline's median
 
     def __post_init__(self) -> None:
         every = np.ones(len(self.x), bool), np.ones(len(self.y), bool)
@@ -94,6 +95,7 @@ class Pair:
             if lx is not None and ly is not None:
                 every = self.x < lx, self.y < ly
         object.__setattr__(self, "_kept", every)
+        object.__setattr__(self, "_centre", float(np.median(self.x)))
 
     def kept(self) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
         """Which values are compared: all, or on both sides those below its slow block."""
@@ -114,8 +116,7 @@ class Pair:
             return d
         if self.scale.log:
             return math.expm1(d)
-        centre = float(np.median(self.x))
-        return d / centre if centre else math.inf
+        return d / self._centre if self._centre else math.inf
 
 
 @dataclass
@@ -150,12 +151,14 @@ def judge_pairs(pairs: list[Pair], gate: Gate, looks: Looks) -> list[Result]:
 
 def between_runs(tests: list[_Test], gate: Gate) -> dict[tuple[str, str], float]:
     """Per target and metric, the margin for how much cells move between two runs on their own
-    (a run × cell interaction: on a loaded machine one cell's p99 moves 40% while another's does
-    not). Estimated like a random effect in a meta-analysis (DerSimonian–Laird, made robust): the
-    scaled MAD of the shifts of the cells whose model did not change, less the part their own
-    CIs explain (median squared standard error, from each CI's width); the margin is z × that
-    (z of the gate's confidence) and is added to δ in every test of that metric, and to both ends
-    of its CI. Needs `drift_min_cells` such cells (as the drift does); 0 otherwise."""
+    (a run × cell interaction: on a loaded machine cells drift apart between two runs, and no
+    within-run CI sees it). Estimated like a random effect in a meta-analysis (DerSimonian–Laird,
+    made robust): the scaled MAD of the shifts of the cells whose model did not change, less
+    the part their own CIs explain (the median squared standard error, from each CI's width); the
+    margin is z × that (z of the gate's confidence), added to δ in every test of that metric and
+    to both ends of its CI. Robust, so that one cell's own change does not widen every CI (the
+    price: a few cells moving on their own are not caught by it). Needs `drift_min_cells` such
+    cells (as the drift does); 0 otherwise."""
     z = z_value(gate.confidence)
     groups: dict[tuple[str, str], list[Shift]] = {}
     for t in tests:
@@ -208,12 +211,12 @@ def _test(t: _Test, margin: float) -> None:
     if margin * 100 >= 0.05:
         what = f"{p.relative(margin) * 100:.1f}%" if p.scale.log else p.scale.show(margin)
         widened = f"CI widened by ±{what}: how much unchanged cells move between the two runs"
-    result = with_(t.result, low=p.relative(hl.low - margin), high=p.relative(hl.high + margin),
-                   note="; ".join(filter(None, [t.result.note, widened])))  # fmt: skip
+    note = "; ".join(filter(None, [t.result.note, widened]))
+    low, high = p.relative(hl.low - margin), p.relative(hl.high + margin)
+    result = with_(t.result, low=low, high=high, note=note)
     if margin >= p.up:
-        note = f"{widened} ≥ δ: this metric cannot be compared between these runs; not gated"
-        t.result = with_(result, verdict="unstable", note="; ".join(filter(None, [t.result.note,
-                                                                                  note])))  # fmt: skip
+        why = "≥ δ: this metric cannot be compared between these runs; not gated"
+        t.result = with_(result, verdict="unstable", note=f"{note} {why}")
         return
     x, y = p.compared()
     t.p_up, t.p_down = mwu_p_above(x, y, p.up + margin), mwu_p_above(y, x, p.down + margin)
@@ -227,8 +230,7 @@ def _scatter(p: Pair, x: Floats, y: Floats) -> float:
         return 0.0
     if p.scale.log:
         return max(known)
-    centre = abs(float(np.median(p.x)))
-    return max(known) / centre if centre else math.inf
+    return max(known) / abs(p._centre) if p._centre else math.inf
 
 
 def _far(p: Pair, d: float) -> str:
@@ -266,7 +268,9 @@ def _outliers(p: Pair) -> str:
         if idx:
             centre = float(np.median(v))
             parts.append(_listed(name, r[idx], [_far(p, float(v[i]) - centre) for i in idx]))
-    return f"outlier repetitions (kept; ranks bound their weight): {'; '.join(parts)}" if parts else ""
+    return (
+        f"outlier repetitions (kept; ranks bound their weight): {'; '.join(parts)}" if parts else ""
+    )
 
 
 def _decide(t: _Test, rejected: bool, p: float, family: int, gate: Gate) -> Result:

@@ -35,10 +35,8 @@ def read_cells(run_dir: Path) -> pd.DataFrame:
 
 def records(cells: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as dicts with missing values as None (pandas gives NaN or <NA>)."""
-    return [
-        {str(k): (None if _missing(v) else v) for k, v in row.items()}
-        for row in cells.to_dict("records")
-    ]
+    known = cells.astype(object).where(cells.notna(), None)
+    return [{str(k): v for k, v in row.items()} for row in known.to_dict("records")]
 
 
 @dataclass
@@ -136,13 +134,6 @@ class StoredRun:
         return out
 
 
-def _missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def per_repetition(samples_path: Path) -> pd.DataFrame:
     columns = [*IDENTITY, "repetition", "n", *QUANTILES]
     if not samples_path.is_file():
@@ -155,5 +146,3 @@ def per_repetition(samples_path: Path) -> pd.DataFrame:
     q.columns = list(QUANTILES)
     q["n"] = grouped.size()
     return q.reset_index()[columns]
-
-
