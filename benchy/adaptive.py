@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OPEN = ("inconclusive", "unstable")
-
 
 def promising(result: Result, looks: Looks, base_grows: bool) -> bool:
     """Whether more repetitions could decide this result: always for `inconclusive` (an exit 4

@@ -44,8 +44,9 @@ def steady(reps: pd.DataFrame, gate: Gate) -> pd.DataFrame:
     measures repetition k of every cell of a target, one after the other. The median, over the
     cells, of each cell's deviation from its own median in round k is how fast the machine was
     during that round; every value of the round is divided by it. Only repetitions that ran at
-    the machine's speed count (those in a cell's slow block, see `stats.slow_limit`, were slowed
-    by other load on their own and would make the round look slow), and only rounds with
+    the machine's speed count (those a cell's `stats.slow_limit` sets aside were slowed by other
+    load on their own and would make the round look slow; a cell with half or more slowed does
+    not count at all), and only rounds with
     `drift_min_cells` such cells are corrected (an extra round of a few undecided cells is not:
     one cell's own deviation is not the machine's); a real change in a few cells does not move
     the median."""
@@ -62,7 +63,9 @@ def steady(reps: pd.DataFrame, gate: Gate) -> pd.DataFrame:
         for idx in cells:
             v = logv[idx]
             limit = slow_limit(v, floor)
-            usual = v < limit if limit is not None else np.ones(len(v), bool)
+            if limit is None:  # half or more slowed: which ran at the machine's speed is unknown
+                continue
+            usual = v < limit
             dev[idx[usual]] = v[usual] - np.median(v[usual])
         for tidx in targets:
             for r in np.unique(rounds[tidx]):
