@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import subprocess
@@ -81,7 +82,11 @@ def ab(base: Path, new: Path, out: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     cmd = [sys.executable, "-m", "benchy", "ab", str(base), str(new), "--out", str(out)]
     code = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, check=False).returncode
-    seconds = time.perf_counter() - t0
+    return judged(out, code, time.perf_counter() - t0)
+
+
+def judged(out: Path, code: int, seconds: float) -> dict[str, Any]:
+    """One stored `benchy ab` folder, judged by this benchy at the default [gate]."""
     c = compare_runs(StoredRun.load(out / "base"), StoredRun.load(out / "candidate"), Gate())
     cells = {}
     for r in c.results:
@@ -94,7 +99,21 @@ def ab(base: Path, new: Path, out: Path) -> dict[str, Any]:
                 "mde": r.mde,
                 "repetitions": list(r.repetitions or ()),
             }
-    return {"exit": code, "seconds": seconds, "cells": cells, "load": load_average()}
+    verdicts = c.verdicts()
+    verdict_code = 1 if "regressed" in verdicts else 4 if "inconclusive" in verdicts else 0
+    return {"exit": code, "exit_judged": verdict_code, "seconds": seconds, "cells": cells,
+            "load": load_average()}  # fmt: skip
+
+
+def rejudge(folder: Path) -> dict[str, Any]:
+    """The `benchy ab` runs stored in `folder` by an earlier measurement, judged again (as
+    measured: adaptive repetitions were decided by the benchy that ran them)."""
+    results: dict[str, list[dict[str, Any]]] = {"quiet": [], "one core busy": []}
+    for condition in results:
+        runs = sorted(folder.glob(f"ab-{condition.replace(' ', '-')}-*"),
+                      key=lambda p: int(p.name.rsplit("-", 1)[1]))  # fmt: skip
+        results[condition] = [judged(run, -1, math.nan) for run in runs]
+    return results
 
 
 def chains(runs: int, folder: Path) -> dict[str, Any]:
@@ -171,7 +190,11 @@ def main() -> None:
     p.add_argument("--skip-chains", action="store_true")
     p.add_argument("--skip-wall", action="store_true")
     p.add_argument("--json", type=Path, help="also write the figures here")
+    p.add_argument("--rejudge", type=Path, metavar="DIR", help="judge the ab runs stored in DIR")
     args = p.parse_args()
+    if args.rejudge:
+        summarize(rejudge(args.rejudge))
+        return
     folder = Path(tempfile.mkdtemp(prefix="gate-ab-"))
     print(f"load average at start: {load_average()}; work in {folder}")
     figures: dict[str, Any] = {}
