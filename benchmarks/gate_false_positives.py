@@ -1,20 +1,28 @@
-"""How often the regression gate cries wolf, and how often it catches a real 10% slowdown.
+"""How often the regression gate cries wolf, how often it catches a real slowdown — counting every
+cell (an `unstable` or `inconclusive` cell is a miss) — its minimum detectable effect, and what
+adaptive repetitions cost. On real measured data.
 
-1. Measures the wearable suite several times (default 6 runs) with a pool of repetitions per
-   cell (default 20 fresh worker processes each, the suite's own per-repetition settings), or
-   reuses stored runs (`--runs DIR ...`).
-2. A/A pairs: two *different* runs (as a nightly and its baseline are), R repetitions drawn
-   from each run's pool for every cell, compared by benchy's own `compare_runs` at the default
-   [gate] settings. A false positive is a pair the gate would fail (any `regressed`); an
-   inconclusive pair would exit 4.
-3. Detection: the same pairs with one cell's candidate repetitions made 10% slower (all its
-   latencies × 1.1), a different cell each pair; detected when that cell's p50 is `regressed`.
+1. Measures the wearable suite several times (default 8 runs) with a pool of repetitions per
+   cell (default 30 fresh worker processes each), or reuses stored runs (`--runs DIR ...`).
+2. Each pair is two *different* runs, as a nightly and its baseline are: R rounds drawn from
+   each run's pool (round k = repetition k of every cell), judged by benchy's own
+   `compare_runs` at the default [gate] — then, as `benchy run --baseline` does
+   (benchy/adaptive.py), the cells left undecided get more rounds of the candidate's pool (the
+   same pool round for all of them, as an extra round measures them together) at the looks of
+   sequential.py, within
+   `max_repetitions` and `extra_time_pct` of the planned rounds' time.
+3. Per pair: A/A (nothing changed): exit 1 (any `regressed`) and exit 4 (any `inconclusive`);
+   the same with a +10% and a +5% slowdown of one cell (all its candidate latencies × factor,
+   a different cell each pair: every cell in turn), detected when that cell's p50 is
+   `regressed`; and all of it again with hiccups: in every cell one repetition of the initial
+   rounds, on a side drawn at random, × 1.5.
+4. The p50 minimum detectable effect of every cell in the A/A comparisons, and the repetitions
+   the cells took.
 
-    python benchmarks/gate_false_positives.py                    # measure, then resample
-    python benchmarks/gate_false_positives.py --runs results/fp/wearable/*   # reuse runs
+    python benchmarks/gate_false_positives.py                       # measure, then resample
+    python benchmarks/gate_false_positives.py --runs /tmp/pools/run*   # reuse runs
 
-Prints, per R: pairs, false-positive rate with its 95% upper bound, inconclusive rate,
-detection rate, and what measuring the suite at that R costs.
+The load average is printed while measuring and at the start: the figures depend on it.
 """
 
 from __future__ import annotations
@@ -22,20 +30,25 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from benchy.adaptive import undecided
 from benchy.config import Gate
-from benchy.judge.compare import compare_runs
+from benchy.judge.compare import Comparison, compare_runs
+from benchy.judge.sequential import Looks
 from benchy.results.read import QUANTILES, StoredRun
 from benchy.results.schema import IDENTITY, CellKey
 
@@ -47,13 +60,14 @@ def pool_suite(repetitions: int, folder: Path) -> Path:
     """The wearable suite with absolute paths and `repetitions` per cell."""
     text = SUITE.read_text()
     text = re.sub(r'"(models|data)/', lambda m: f'"{SUITE.parent}/{m.group(1)}/', text)
-    if re.search(r"(?m)^repetitions\s*=", text):
-        text = re.sub(r"(?m)^repetitions\s*=\s*\d+", f"repetitions = {repetitions}", text, count=1)
-    else:
-        text = text.replace("[measure]\n", f"[measure]\nrepetitions = {repetitions}\n", 1)
+    text = re.sub(r"(?m)^repetitions\s*=\s*\d+", f"repetitions = {repetitions}", text, count=1)
     path = folder / "wearable_pool.toml"
     path.write_text(text)
     return path
+
+
+def load_average() -> str:
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
 def measure(runs: int, repetitions: int, results: Path) -> list[Path]:
@@ -62,7 +76,8 @@ def measure(runs: int, repetitions: int, results: Path) -> list[Path]:
     for i in range(runs):
         run_dir = results / f"run{i}"
         cmd = [sys.executable, "-m", "benchy", "run", str(suite), "--out", str(run_dir)]
-        print(f"measuring run {i + 1}/{runs} ({repetitions} repetitions per cell) …", flush=True)
+        print(f"measuring run {i + 1}/{runs} ({repetitions} repetitions per cell), load average "
+              f"{load_average()} …", flush=True)  # fmt: skip
         subprocess.run(cmd, check=False, cwd=ROOT, stdout=subprocess.DEVNULL)
         out.append(run_dir)
     return out
@@ -71,37 +86,121 @@ def measure(runs: int, repetitions: int, results: Path) -> list[Path]:
 @dataclass
 class Pool:
     run: StoredRun
-    reps: pd.DataFrame  # per cell and repetition
-    seconds_per_rep: float  # wall time of the run / repetitions
+    reps: pd.DataFrame  # per cell and repetition, with a "key" column
+    figures: pd.DataFrame
+    rounds: np.ndarray
+    seconds_per_round: float
 
 
 def load(run_dir: Path) -> Pool:
     run = StoredRun.load(run_dir)
     m = run.manifest
     wall = (_time(m["finished"]) - _time(m["started"])).total_seconds()
-    return Pool(run, run.repetitions(), wall / int(m["measure"]["repetitions"]))
+    reps = run.repetitions().copy()
+    reps["key"] = [CellKey.from_values(k) for k in reps[list(IDENTITY)].itertuples(index=False)]
+    figures = run.figures().copy()
+    figures["key"] = [
+        CellKey.from_values(k) for k in figures[list(IDENTITY)].itertuples(index=False)
+    ]
+    rounds = np.sort(reps["repetition"].unique())
+    return Pool(run, reps, figures, rounds, wall / len(rounds))
 
 
 def _time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def draw(pool: Pool, r: int, rng: np.random.Generator) -> StoredRun:
-    """The run as if it had measured R repetitions: R of its rounds (round k = repetition k of
-    every cell, measured one after the other), drawn without replacement."""
-    rounds = np.sort(pool.reps["repetition"].unique())
-    take = rng.choice(rounds, size=min(r, len(rounds)), replace=False)
-    reps = pool.reps[pool.reps["repetition"].isin(take)]
-    return StoredRun(pool.run.dir, pool.run.manifest, pool.run.cells, reps)
+@dataclass
+class Draw:
+    """The rounds one side measured: R for every cell, then extra rounds for some cells."""
+
+    pool: Pool
+    planned: list[int]
+    spare: list[int]  # the pool's other rounds, in the order extra rounds take them
+    extra: dict[CellKey, list[int]] = field(default_factory=dict)
+
+    def chosen(self, frame: pd.DataFrame) -> pd.DataFrame:
+        mask = frame["repetition"].isin(self.planned).to_numpy().copy()
+        for key, rounds in self.extra.items():
+            mask |= ((frame["key"] == key) & frame["repetition"].isin(rounds)).to_numpy()
+        return frame[mask]
+
+    def run(self, looks: Looks | None, change: Any) -> StoredRun:
+        reps = change(self.chosen(self.pool.reps).copy())
+        manifest = dict(self.pool.run.manifest)
+        if looks is not None:
+            manifest["looks"] = looks.payload()
+        figures = self.chosen(self.pool.figures).drop(columns="key")
+        return StoredRun(self.pool.run.dir, manifest, self.pool.run.cells,
+                         reps.drop(columns="key"), figures)  # fmt: skip
 
 
-def slow_down(run: StoredRun, key: CellKey, factor: float) -> StoredRun:
-    reps = run.repetitions().copy()
-    rows = reps[list(IDENTITY)].itertuples(index=False)
-    mine = np.array([CellKey.from_values(k) == key for k in rows])
-    for q in QUANTILES:
-        reps.loc[mine, q] = reps.loc[mine, q] * factor
-    return StoredRun(run.dir, run.manifest, run.cells, reps)
+def draw(pool: Pool, r: int, rng: np.random.Generator) -> Draw:
+    order = [int(v) for v in rng.permutation(pool.rounds)]
+    return Draw(pool, order[:r], order[r:])
+
+
+def slow_down(key: CellKey | None, factor: float) -> Any:
+    def change(reps: pd.DataFrame) -> pd.DataFrame:
+        if key is not None:
+            mine = (reps["key"] == key).to_numpy()
+            for q in QUANTILES:
+                reps.loc[mine, q] = reps.loc[mine, q] * factor
+        return reps
+
+    return change
+
+
+def hiccups(picks: dict[CellKey, int], then: Any) -> Any:
+    """One repetition per cell (the round picked) × 1.5, then `then`."""
+
+    def change(reps: pd.DataFrame) -> pd.DataFrame:
+        for key, rnd in picks.items():
+            mine = ((reps["key"] == key) & (reps["repetition"] == rnd)).to_numpy()
+            for q in QUANTILES:
+                reps.loc[mine, q] = reps.loc[mine, q] * 1.5
+        return then(reps)
+
+    return change
+
+
+@dataclass
+class Outcome:
+    comparison: Comparison
+    repetitions: dict[CellKey, int]
+    extra_seconds: float
+
+
+def adaptive(base: Draw, new: Draw, gate: Gate, change_b: Any, change_n: Any, r: int) -> Outcome:
+    """The candidate's undecided cells measured again, look after look, as the runner does."""
+    looks = Looks.plan(r, gate.max_repetitions)
+    new.extra = {}
+    planned = r * new.pool.seconds_per_round
+    cells = new.pool.reps["key"].nunique()
+    spent = 0.0
+    reps: dict[CellKey, int] = {}
+    done = r
+    while True:
+        comparison = compare_runs(base.run(None, change_b), new.run(looks, change_n), gate)
+        open_cells = undecided(comparison, base_grows=False)
+        target = looks.after(done)
+        if not open_cells or target is None or done - r >= len(new.spare):
+            break
+        stop = False
+        for k in range(done, target):
+            cost = len(open_cells) / cells * new.pool.seconds_per_round
+            if spent + cost > planned * gate.extra_time_pct / 100 or k - r >= len(new.spare):
+                stop = True
+                break
+            spent += cost
+            for key in open_cells:
+                new.extra.setdefault(key, []).append(new.spare[k - r])
+                reps[key] = k + 1
+            done = k + 1
+        if stop:
+            comparison = compare_runs(base.run(None, change_b), new.run(looks, change_n), gate)
+            break
+    return Outcome(comparison, reps, spent)
 
 
 def upper_bound(failures: int, trials: int, confidence: float = 0.95) -> float:
@@ -116,53 +215,108 @@ def upper_bound(failures: int, trials: int, confidence: float = 0.95) -> float:
     return hi
 
 
-def study(pools: list[Pool], r: int, pairs: int, seed: int, gate: Gate) -> dict[str, float]:
+@dataclass
+class Tally:
+    pairs: int = 0
+    false_positives: int = 0
+    exit4: int = 0
+    detected: Counter[str] = field(default_factory=Counter)
+    verdicts: dict[str, Counter[str]] = field(default_factory=dict)
+    missed: dict[str, Counter[str]] = field(default_factory=dict)
+    mde: list[tuple[int, float]] = field(default_factory=list)
+    repetitions: list[int] = field(default_factory=list)
+    extra_seconds: list[float] = field(default_factory=list)
+    aa_open: Counter[str] = field(default_factory=Counter)
+
+    def aa(self, out: Outcome, cells: int, r: int) -> None:
+        verdicts = out.comparison.verdicts()
+        self.pairs += 1
+        self.false_positives += "regressed" in verdicts
+        self.exit4 += "inconclusive" in verdicts and "regressed" not in verdicts
+        for res in out.comparison.results:
+            if res.verdict == "inconclusive":
+                self.aa_open[f"{res.metric} inconclusive"] += 1
+            if res.metric == "p50" and res.mde is not None and res.cell.threads:
+                self.mde.append((res.cell.threads, res.mde))
+        self.repetitions += list(out.repetitions.values()) + [r] * (cells - len(out.repetitions))
+        self.extra_seconds.append(out.extra_seconds)
+
+    def slowed(self, name: str, out: Outcome, key: CellKey) -> None:
+        verdict = next(
+            res.verdict for res in out.comparison.results if res.metric == "p50" and res.cell == key
+        )
+        self.verdicts.setdefault(name, Counter())[verdict] += 1
+        self.detected[name] += verdict == "regressed"
+        if verdict != "regressed":
+            self.missed.setdefault(name, Counter())[key.title(target=False)] += 1
+
+    def figures(self, planned_seconds: float) -> dict[str, Any]:
+        mde = np.asarray([m for _, m in self.mde])
+        by_threads = {
+            t: np.asarray([m for tt, m in self.mde if tt == t])
+            for t in sorted({t for t, _ in self.mde})
+        }
+        reps = np.asarray(self.repetitions)
+        return {
+            "pairs": self.pairs,
+            "false_positives": self.false_positives,
+            "fp_rate": self.false_positives / max(self.pairs, 1),
+            "fp_upper95": upper_bound(self.false_positives, max(self.pairs, 1)),
+            "exit4_rate": self.exit4 / max(self.pairs, 1),
+            "detected": {k: v / max(self.pairs, 1) for k, v in self.detected.items()},
+            "slowed_cell_verdicts": {k: dict(v) for k, v in self.verdicts.items()},
+            "missed": {k: dict(v.most_common(8)) for k, v in self.missed.items()},
+            "aa_open_tests": dict(self.aa_open),
+            "mde_p50": _quantiles(mde),
+            "mde_p50_by_threads": {str(t): _quantiles(v) for t, v in by_threads.items()},
+            "repetitions": {
+                "mean": float(reps.mean()) if len(reps) else math.nan,
+                "extended_share": float((reps > reps.min()).mean()) if len(reps) else math.nan,
+                "max": int(reps.max()) if len(reps) else 0,
+            },
+            "extra_seconds_mean": float(np.mean(self.extra_seconds)) if self.extra_seconds else 0,
+            "planned_seconds": planned_seconds,
+        }
+
+
+def _quantiles(v: np.ndarray) -> dict[str, float]:
+    finite = v[np.isfinite(v)]
+    out = {"cells": len(v), "infinite_share": float(np.mean(~np.isfinite(v))) if len(v) else 0}
+    for q in (10, 50, 90):
+        out[f"p{q}"] = float(np.percentile(finite, q)) if len(finite) else math.inf
+    return out
+
+
+def study(pools: list[Pool], r: int, pairs: int, seed: int, gate: Gate) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     ordered = [(i, j) for i in range(len(pools)) for j in range(len(pools)) if i != j]
     keys = [k for k, row in pools[0].run.records().items() if row["status"] == "ok"]
-    false_pos = inconclusive = detected = tests = flagged_tests = judged = 0
-    missed: dict[str, int] = {}
-    unsure: dict[str, int] = {}  # A/A inconclusive tests by metric
-    slowed: dict[str, int] = {}  # the slowed cell's p50 verdict
+    plain, hiccup = Tally(), Tally()
     t0 = time.perf_counter()
     for n in range(pairs):
         i, j = ordered[n % len(ordered)]
         base, new = draw(pools[i], r, rng), draw(pools[j], r, rng)
-        aa = compare_runs(base, new, gate)
-        verdicts = aa.verdicts()
-        false_pos += "regressed" in verdicts
-        inconclusive += "inconclusive" in verdicts and "regressed" not in verdicts
-        tests += len(verdicts)
-        flagged_tests += verdicts.count("regressed")
-        for res in aa.results:
-            if res.verdict == "inconclusive":
-                unsure[res.metric] = unsure.get(res.metric, 0) + 1
         key = keys[n % len(keys)]
-        ab = compare_runs(base, slow_down(new, key, 1.10), gate)
-        verdict = next(res.verdict for res in ab.results if res.metric == "p50" and res.cell == key)
-        slowed[verdict] = slowed.get(verdict, 0) + 1
-        hit = verdict == "regressed"
-        detected += hit
-        judged += verdict != "unstable"
-        if not hit:
-            name = key.title(target=False)
-            missed[name] = missed.get(name, 0) + 1
-    seconds = time.perf_counter() - t0
+        sides = {k: bool(rng.integers(2)) for k in keys}  # True: the hiccup is on the new side
+        picks_b = {k: base.planned[int(rng.integers(r))] for k in keys if not sides[k]}
+        picks_n = {k: new.planned[int(rng.integers(r))] for k in keys if sides[k]}
+        for tally, hb, hn in ((plain, {}, {}), (hiccup, picks_b, picks_n)):
+            same = slow_down(None, 1.0)
+            tally.aa(
+                adaptive(base, new, gate, hiccups(hb, same), hiccups(hn, same), r), len(keys), r
+            )
+            for name, factor in (("10%", 1.10), ("5%", 1.05)):
+                slow = slow_down(key, factor)
+                out = adaptive(base, new, gate, hiccups(hb, same), hiccups(hn, slow), r)
+                tally.slowed(name, out, key)
+        if (n + 1) % 25 == 0:
+            print(f"    {n + 1}/{pairs} pairs, {time.perf_counter() - t0:.0f} s", flush=True)
+    planned = float(np.median([p.seconds_per_round for p in pools])) * r
     return {
         "repetitions": r,
-        "pairs": pairs,
-        "false_positives": false_pos,
-        "fp_rate": false_pos / pairs,
-        "fp_upper95": upper_bound(false_pos, pairs),
-        "fp_per_test": flagged_tests / max(tests, 1),
-        "inconclusive_rate": inconclusive / pairs,
-        "detection": detected / pairs,
-        "detection_judged": detected / max(judged, 1),
-        "missed": missed,  # type: ignore[dict-item]
-        "slowed_cell_verdicts": slowed,  # type: ignore[dict-item]
-        "aa_inconclusive_tests": unsure,  # type: ignore[dict-item]
-        "suite_seconds": float(np.median([p.seconds_per_rep for p in pools])) * r,
-        "gate_ms_per_comparison": seconds / (2 * pairs) * 1000,
+        "plain": plain.figures(planned),
+        "hiccups": hiccup.figures(planned),
+        "seconds": time.perf_counter() - t0,
     }
 
 
@@ -174,13 +328,35 @@ def _value(text: str) -> object:
         return text
 
 
+def report(f: dict[str, Any], label: str) -> None:
+    print(f"  {label}: {f['pairs']} A/A pairs, exit 1 in {f['false_positives']} "
+          f"({f['fp_rate']:.2%}, 95% upper bound {f['fp_upper95']:.2%}), exit 4 in "
+          f"{f['exit4_rate']:.1%}")  # fmt: skip
+    for name, rate in f["detected"].items():
+        print(f"    slowdown {name}: detected in {rate:.1%} of all cells; verdicts "
+              f"{f['slowed_cell_verdicts'][name]}")  # fmt: skip
+        if f["missed"].get(name):
+            print(f"      most missed: {f['missed'][name]}")
+    m = f["mde_p50"]
+    print(f"    p50 MDE: median {m['p50']:.1%}, p10 {m['p10']:.1%}, p90 {m['p90']:.1%}, "
+          f"infinite in {m['infinite_share']:.1%} of {m['cells']} cells")  # fmt: skip
+    for t, q in f["mde_p50_by_threads"].items():
+        print(f"      {t} thread(s): median {q['p50']:.1%}, p90 {q['p90']:.1%}, "
+              f"infinite {q['infinite_share']:.1%}")  # fmt: skip
+    reps = f["repetitions"]
+    print(f"    repetitions per cell: mean {reps['mean']:.1f}, extended "
+          f"{reps['extended_share']:.1%}, max {reps['max']}; extra time "
+          f"{f['extra_seconds_mean']:.1f} s on {f['planned_seconds']:.0f} s planned")  # fmt: skip
+    print(f"    A/A open tests: {f['aa_open_tests']}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--runs", nargs="*", type=Path, help="reuse these stored pool runs")
-    p.add_argument("--measure-runs", type=int, default=6, help="runs to measure (6)")
-    p.add_argument("--pool", type=int, default=20, help="repetitions per cell per run (20)")
-    p.add_argument("--reps", type=int, nargs="*", default=[5, 8, 10, 12], help="R to study")
-    p.add_argument("--pairs", type=int, default=400, help="pairs per R (400)")
+    p.add_argument("--measure-runs", type=int, default=8, help="runs to measure (8)")
+    p.add_argument("--pool", type=int, default=30, help="repetitions per cell per run (30)")
+    p.add_argument("--reps", type=int, nargs="*", default=[12], help="R to study (12)")
+    p.add_argument("--pairs", type=int, default=300, help="pairs per R (300)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", type=Path, help="also write the figures here")
     p.add_argument(
@@ -188,35 +364,25 @@ def main() -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a [gate] setting other than the default, e.g. unstable_cv_pct=5 (repeatable)",
+        help="a [gate] setting other than the default, e.g. max_repetitions=12 (repeatable)",
     )
     args = p.parse_args()
+    print(f"load average at start: {load_average()}")
     t0 = time.perf_counter()
     dirs = args.runs or measure(args.measure_runs, args.pool, Path(tempfile.mkdtemp()))
     pools = [load(d) for d in dirs]
     measured = time.perf_counter() - t0
     gate = Gate.from_payload({k: _value(v) for k, v in (i.split("=", 1) for i in args.gate)})
-    print(f"{len(pools)} runs; default gate: {json.dumps(gate.payload())}")
-    print(
-        f"{'R':>3} {'pairs':>5} {'FP':>4} {'FP rate':>8} {'≤ (95%)':>8} {'per test':>9} "
-        f"{'exit 4':>7} {'detect 10%':>10} {'suite s':>8} {'gate ms':>8}"
-    )
+    print(f"{len(pools)} runs of {len(pools[0].rounds)} rounds; gate: {json.dumps(gate.payload())}")
     figures = []
     for r in args.reps:
+        print(f"R = {r}:", flush=True)
         f = study(pools, r, args.pairs, args.seed, gate)
         figures.append(f)
-        print(
-            f"{r:>3} {f['pairs']:>5} {f['false_positives']:>4} {f['fp_rate']:>8.2%} "
-            f"{f['fp_upper95']:>8.2%} {f['fp_per_test']:>9.3%} {f['inconclusive_rate']:>7.1%} "
-            f"{f['detection']:>10.1%} {f['detection_judged']:>9.1%} {f['suite_seconds']:>8.0f} "
-            f"{f['gate_ms_per_comparison']:>8.1f}",
-            flush=True,
-        )
-        print(f"    slowed cell's p50 verdicts: {f['slowed_cell_verdicts']}")
-        print(f"    A/A inconclusive tests by metric: {f['aa_inconclusive_tests']}")
-        if f["missed"]:
-            print(f"    missed: {f['missed']}")
-    print(f"measuring {measured:.0f} s; total {time.perf_counter() - t0:.0f} s")
+        report(f["plain"], "no hiccups")
+        report(f["hiccups"], "hiccups (one repetition per cell × 1.5)")
+    print(f"measuring {measured:.0f} s; total {time.perf_counter() - t0:.0f} s; load average "
+          f"{load_average()}")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from benchy import interrupts
+from benchy.adaptive import Adaptive
 from benchy.config import Measure, Suite, TargetConfig, load_suite, load_target
 from benchy.derive.variants import Derived, derive_variants
 from benchy.errors import UsageError
@@ -212,6 +213,10 @@ def execute(p: Prepared, display: Display) -> Outcome:
         "%d cells (%d not applicable) → %s", len(todo), sum(not c.applicable for c in todo), p.out
     )
     runner = Runner([side])
+    adaptive = None
+    if p.baseline is not None:  # close calls get more repetitions while the run goes on
+        runner.stopping = adaptive = Adaptive(suite.gate, p.measure.repetitions, side, p.baseline)
+        store.annotate(looks=adaptive.looks.payload())
     try:
         done = {k: len(part.results) for k, part in side.partial.items()}
         with display.measuring(todo, p.measure.repetitions, done) as events:
@@ -229,6 +234,8 @@ def execute(p: Prepared, display: Display) -> Outcome:
     if runner.store_error is not None:
         return result
     if p.baseline is not None:
+        if adaptive is not None:
+            store.annotate(adaptive=adaptive.summary())
         comparison = compare_runs(p.baseline, StoredRun.load(p.out), suite.gate)
         verdicts = comparison.verdicts()
         failed = side.target_failed or "idle_targets" in store.manifest

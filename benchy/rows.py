@@ -29,8 +29,10 @@ from benchy.results.manifest import sha256_file
 from benchy.results.schema import (
     ACCURACY,
     ACCURACY_DROP,
+    ENERGY,
     METRIC,
     METRIC_VALUE,
+    MODEL_MEMORY,
     PEAK_RSS,
     STATUS,
     VERDICT,
@@ -109,17 +111,44 @@ def power_table(results: list[CellResult]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def energy_figures(results: list[CellResult], power: PowerConfig | None) -> dict[str, Any]:
+def energy_per_repetition(
+    results: list[CellResult], power: PowerConfig | None
+) -> list[dict[str, Any]] | None:
+    """Each repetition's energy columns; None without a [power] source."""
     if power is None:
-        return energy.unavailable("no [power] source in the target file")
-    reps = [
+        return None
+    return [
         energy.energy_columns(
             dict(r["power"]) if "power" in r else None, r.get("window_ns"), r.get("idle_ns"),
             len(r["samples_ns"]), int(r.get("clock_offset_ns") or 0),
         )
         for r in results
     ]  # fmt: skip
+
+
+def energy_figures(reps: list[dict[str, Any]] | None) -> dict[str, Any]:
+    if reps is None:
+        return energy.unavailable("no [power] source in the target file")
     return energy.combine(reps)
+
+
+def repetitions_table(
+    results: list[CellResult], energies: list[dict[str, Any]] | None
+) -> pd.DataFrame:
+    """One row per repetition: its peak RSS, model memory and energy per inference (what a
+    baseline comparison judges memory and energy on)."""
+    rows = []
+    for i, r in enumerate(results):
+        peak = r.get("peak_rss_mb")
+        rows.append(
+            {
+                "repetition": i,
+                PEAK_RSS: peak,
+                MODEL_MEMORY: model_memory(peak, r.get("rss_before_mb"), r.get("runtime_code_mb")),
+                ENERGY: (energies[i].get(ENERGY) if energies is not None else None),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def tflm_arena(cell: Cell) -> dict[str, Any]:
@@ -214,7 +243,8 @@ class RowBuilder:
         first = results[0]
         row.update(thermal_columns(results))
         power = getattr(self.targets[cell.target].options, "power", None)
-        row.update(energy_figures(results, power))
+        energies = energy_per_repetition(results, power)
+        row.update(energy_figures(energies))
         # Target-specific figures (e.g. an MCU's arena size) arrive as "extra" columns.
         row.update(first.get("extra") or {})
         if self.suite.tflm_arena and "tflm_arena_bytes" not in row:
@@ -222,7 +252,11 @@ class RowBuilder:
         if row.get("tflm_arena_bytes") is not None:
             row["tflm_arena_kb"] = row["tflm_arena_bytes"] / 1024
         row.update(self._quality(cell, first.get("outputs")))
-        tables = {"samples": samples_table(results), "power": power_table(results)}
+        tables = {
+            "samples": samples_table(results),
+            "power": power_table(results),
+            "repetitions": repetitions_table(results, energies),
+        }
         # issue 15: instruction mode has no wall-clock figures; per-op rows when profiled
         if self.suite.measure.mode == "instructions":
             row.update(instruction_columns(results))

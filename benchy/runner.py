@@ -11,6 +11,7 @@ No formatting and no figures here: rows are assembled in rows.py, progress goes 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -19,6 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
+from benchy.adaptive import NoLooks, Stopping
 from benchy.cellrequest import cell_request
 from benchy.config import Measure, Suite, TargetConfig
 from benchy.errors import BenchyError, TargetError
@@ -140,6 +142,8 @@ class Runner:
         self.target_failed = False
         self.store_error: ResultsUnwritable | None = None
         """Set when the results folder stopped taking writes; the run was stopped."""
+        self.stopping: Stopping = NoLooks()
+        """When cells are settled: after the planned rounds, or later (benchy/adaptive.py)."""
 
     def run(self) -> None:
         # A lane is one device: a target, or one board of a farm target (labgrid, count = N).
@@ -295,7 +299,10 @@ class Runner:
     def _rounds(self, target: _Target, jobs: list[Job]) -> None:
         reps = self.sides[0].plan.measure.repetitions
         open_jobs = list(jobs)
-        for rep in range(reps):
+        wall: dict[Job, float] = {}  # per job, settled ones too: the adaptive time budget
+        for rep in itertools.count():  # adaptive repetitions: undecided cells go on (adaptive.py)
+            if not open_jobs:
+                return
             for job in list(open_jobs):
                 side, cell = job
                 part = side.partial.setdefault(cell.key, Partial())
@@ -318,12 +325,20 @@ class Runner:
                 if result.get("status") != "ok":
                     continue
                 part.results.append(result)
+                wall[job] = part.wall_s
                 self.events.repetition_finished(cell)
-                if len(part.results) == reps:
+                if len(part.results) == reps and not self.stopping.active:
                     open_jobs.remove(job)
                     del side.partial[cell.key]
                     self._record(side, cell, self._assemble(side, cell, part.results,
                                                             part.wall_s, target))  # fmt: skip
+            so_far = {j: j[0].partial[j[1].key].results for j in open_jobs}
+            for job in self.stopping.settled(target.config.name, rep, so_far, wall, open_jobs):
+                open_jobs.remove(job)
+                side, cell = job
+                part = side.partial.pop(cell.key)
+                self._record(side, cell, self._assemble(side, cell, part.results,
+                                                        part.wall_s, target))  # fmt: skip
 
     def _assemble(
         self, side: Side, cell: Cell, results: list[CellResult], wall: float, target: _Target

@@ -52,6 +52,11 @@ def median_ci_ranks(n: int, confidence: float = 0.95) -> tuple[int, int]:
     return lo, hi
 
 
+def z_value(confidence: float) -> float:
+    """The two-sided normal quantile for this confidence (2.576 for 0.99)."""
+    return _z(confidence)
+
+
 def _z(confidence: float) -> float:
     # Inverse normal CDF by bisection: dependency-free and only used for unusual confidences.
     target = 1 - (1 - confidence) / 2
@@ -162,7 +167,18 @@ EXACT_LIMIT = 60
 
 def mwu_cdf(m: int, n: int) -> npt.NDArray[np.float64]:
     """P(U ≤ u) for u = 0..m·n under H0, with U = #{(i, j): y_j > x_i}; exact for small samples,
-    normal approximation (continuity-corrected) beyond EXACT_LIMIT."""
+    normal approximation (continuity-corrected) beyond EXACT_LIMIT. Read-only (cached)."""
+    return _mwu_cdf(m, n)
+
+
+@lru_cache(maxsize=1024)
+def _mwu_cdf(m: int, n: int) -> npt.NDArray[np.float64]:
+    out = _mwu_cdf_uncached(m, n)
+    out.setflags(write=False)
+    return out
+
+
+def _mwu_cdf_uncached(m: int, n: int) -> npt.NDArray[np.float64]:
     if m <= EXACT_LIMIT and n <= EXACT_LIMIT:
         counts = _mwu_counts(m, n)
         total = math.comb(m + n, m)
@@ -236,10 +252,48 @@ def holm(pvalues: list[float], alpha: float) -> list[bool]:
     return reject
 
 
-def cv(values: npt.ArrayLike) -> float:
-    """Coefficient of variation: sample standard deviation / mean (nan below two values).
-    Not robust on purpose: one repetition far from the others is what makes a cell unstable."""
+MAD_TO_SD = 1.482602218505602
+"""1 / Φ⁻¹(3/4): the median absolute deviation × this estimates σ of a normal sample."""
+
+
+def robust_scatter(values: npt.ArrayLike) -> float:
+    """Scaled median absolute deviation (≈ σ for a normal sample; of log values, ≈ the relative
+    scatter). One repetition far from the others moves it by at most one rank: a hiccup is named
+    (see `outliers`), it does not make a cell look unstable. nan below two values."""
     v = np.asarray(values, dtype=np.float64)
-    if len(v) < 2 or v.mean() == 0:
+    if len(v) < 2:
         return math.nan
-    return float(v.std(ddof=1) / abs(v.mean()))
+    return float(MAD_TO_SD * np.median(np.abs(v - np.median(v))))
+
+
+def outliers(values: npt.ArrayLike, floor: float, z: float = 3.5) -> list[int]:
+    """Indices of values farther from the median than z scaled MADs (Iglewicz and Hoaglin's
+    modified z-score, 3.5) and than `floor` (a deviation too small to matter is not named, even
+    where the MAD is ~0)."""
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) < 3:
+        return []
+    dev = np.abs(v - np.median(v))
+    limit = max(z * robust_scatter(v), floor)
+    return [int(i) for i in np.nonzero(dev > limit)[0]]
+
+
+# --- Slowed repetitions --------------------------------------------------------------------------
+
+
+def slow_limit(values: npt.ArrayLike, floor: float, spread: float = 3.0) -> float | None:
+    """Above which a sample's values were slowed, or None when that cannot be told. Other load
+    only ever slows a process, so the fast reference is the sample's lower quartile and its scale
+    the scaled MAD of the lower half (both untouched while fewer than half the values are
+    slowed); values farther above the quartile than `floor` (δ: closer values move a shift by
+    less than that) plus `spread` × that scale were slowed. None below 4 values, or when half
+    or more lie above (the slow ones are then the bulk, not a fringe)."""
+    v = np.sort(np.asarray(values, dtype=np.float64))
+    n = len(v)
+    if n < 4:
+        return None
+    lower = v[: (n + 1) // 2]
+    limit = float(np.quantile(v, 0.25)) + floor + spread * robust_scatter(lower)
+    if 2 * int((v >= limit).sum()) >= n:
+        return None
+    return limit

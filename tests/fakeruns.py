@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchy.results.schema import REPETITION_FIGURES
 from benchy.results.store import RunStore
 
 FACTS = {
@@ -21,7 +22,8 @@ FACTS = {
     "cores": 2,
     "runtimes": {"tflite": {"available": True, "module": "ai_edge_litert", "version": "2.3.0"}},
 }
-SPREAD = np.linspace(0.99, 1.01, 101)  # within a repetition: median = the chosen value
+SPREAD = np.linspace(0.99, 1.01, 1001)  # within a repetition: median = the chosen value; 1000+
+# samples so that p99 is compared (10 samples beyond it, benchy/judge/latency.py)
 
 
 def cell_row(variant: str, status: str = "ok", **values: Any) -> dict[str, Any]:
@@ -55,9 +57,12 @@ def write_run(
     directory: Path,
     cells: dict[str, tuple[dict[str, Any], Sequence[float] | None]],
     facts: dict[str, Any] | None = None,
+    figures: dict[str, dict[str, Sequence[float]]] | None = None,
     **manifest: Any,
 ) -> Path:
-    """`cells`: variant → (row, per-repetition medians in ms, or None for no samples)."""
+    """`cells`: variant → (row, per-repetition medians in ms, or None for no samples);
+    `figures`: variant → {peak_rss_mb / model_memory_mb / energy_per_inference_mj: one value
+    per repetition} for repetitions.parquet (runs without it compare memory as points)."""
     head = {
         "benchy_version": "0.1.0",
         "git_commit": "a" * 40,
@@ -71,18 +76,24 @@ def write_run(
     head.update(manifest)
     store = RunStore(directory, head)
     store.set_facts("local", facts or FACTS)
-    for row, medians in cells.values():
+    for variant, (row, medians) in cells.items():
         samples = reps = None
         if medians is not None:
             samples = np.concatenate([(m * 1e6 * SPREAD).astype(np.int64) for m in medians])
             reps = np.repeat(np.arange(len(medians)), len(SPREAD))
             row = {"latency_p50_ms": float(np.median(medians)), **row}
-        _add(store, row, samples, reps)
+        per_rep = (figures or {}).get(variant)
+        if per_rep:
+            row = {**row, **{k: float(np.max(v)) for k, v in per_rep.items()}}
+        _add(store, row, samples, reps, per_rep)
     store.finish(status="finished", exit_code=0, verdict="pass")
     return directory
 
 
-def _add(store: RunStore, row: dict[str, Any], samples: Any, reps: Any) -> None:
+def _add(
+    store: RunStore, row: dict[str, Any], samples: Any, reps: Any,
+    per_rep: dict[str, Sequence[float]] | None = None,
+) -> None:  # fmt: skip
     """RunStore.add takes long-form tables; before the power work it took (samples, reps)."""
     if "tables" not in inspect.signature(store.add).parameters:
         store.add(row, samples, reps)  # type: ignore[call-arg]
@@ -92,6 +103,10 @@ def _add(store: RunStore, row: dict[str, Any], samples: Any, reps: Any) -> None:
         tables["samples"] = pd.DataFrame(
             {"repetition": reps, "index": np.arange(len(samples)), "latency_ns": samples}
         ).assign(latency_ms=lambda f: f["latency_ns"] / 1e6)
+    if per_rep:
+        n = len(next(iter(per_rep.values())))
+        columns = {c: per_rep.get(c, [None] * n) for c in REPETITION_FIGURES}
+        tables["repetitions"] = pd.DataFrame({"repetition": np.arange(n), **columns})
     store.add(row, tables)
 
 

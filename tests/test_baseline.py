@@ -35,7 +35,7 @@ warmup_seconds = 0.0
 min_runs = 120
 min_seconds = 0.02
 max_seconds = 1.0
-repetitions = 8
+repetitions = 12
 timeout_s = 60
 """
 AA = (

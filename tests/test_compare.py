@@ -75,7 +75,7 @@ def test_regression_message_has_the_shift_and_ci(tmp_path: Path) -> None:
     assert 0.05 < p50.low < 0.20 < p50.high
     assert p50.message().startswith("p50 +20.0% [99% CI +19.")
     assert p50.message().endswith("] > 5%")
-    assert c.family == 2  # p50 and p99 of one cell
+    assert c.family == 1  # p50 of one cell (p99 is opt-in: [gate] metrics)
 
 
 def test_holm_needs_more_than_one_test_alone(tmp_path: Path) -> None:
@@ -205,7 +205,7 @@ def test_junit_validates_and_carries_every_outcome(
     cases = suite.findall("testcase")
     assert int(suite.get("tests", "0")) == len(cases)
     failure = [c for c in cases if c.find("failure") is not None]
-    assert [c.get("name") for c in failure] == ["vs baseline p50", "vs baseline p99"]
+    assert [c.get("name") for c in failure] == ["vs baseline p50"]
     message = failure[0].find("failure").get("message")  # type: ignore[union-attr]
     assert message.startswith("regressed: p50 +30.0% [99% CI +")  # type: ignore[union-attr]
     assert [c.find("error").get("type") for c in cases if c.find("error") is not None] == [  # type: ignore[union-attr]
@@ -218,7 +218,7 @@ def test_junit_validates_and_carries_every_outcome(
     assert props["baseline"] == str(base)
     out = capsys.readouterr().out
     errors = [line for line in out.splitlines() if line.startswith("::error ")]
-    assert len(errors) == 3  # the crash first, then the regressions
+    assert len(errors) == 2  # the crash first, then the regression
     assert errors[0].startswith("::error title=benchy local/cnn/dies tflite/xnnpack ×1::crashed")
     assert "::regressed: p50 +30.0%25 [99%25 CI" in errors[1]  # % escaped as GitHub wants
     text = summary.read_text()

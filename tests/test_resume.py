@@ -134,3 +134,37 @@ def test_resume_keeps_the_run_in_its_own_folder(  # type: ignore[no-untyped-def]
                  str(tmp_path), flag, str(tmp_path / "elsewhere")])  # fmt: skip
     assert code == 2
     assert "--resume completes the run in its own folder: drop --out" in capsys.readouterr().err
+
+
+KILLED_BETWEEN_WRITES = """
+import os, signal, sys
+import pandas as pd
+from benchy.results.store import RunStore
+
+store = RunStore(__import__("pathlib").Path(sys.argv[1]), {})
+row = {"target": "t", "model": "m", "variant": "a", "runtime": "tflite", "delegate": "none",
+       "threads": 1, "status": "ok"}
+samples = pd.DataFrame({"repetition": [0, 0], "index": [0, 1], "latency_ns": [10, 11],
+                        "latency_ms": [1e-5, 1.1e-5]})
+store.add(row, {"samples": samples})
+# What a kill between a cell's two writes leaves: its samples part, not its row.
+store._write_part("samples", 2, {**row, "variant": "b"}, samples)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_kill_between_a_cells_samples_and_its_row_loses_nothing_and_mixes_nothing(
+    tmp_path: Path,
+) -> None:
+    from benchy.results.store import RunStore
+
+    run = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-c", KILLED_BETWEEN_WRITES, str(run)], cwd=ROOT)
+    assert proc.returncode == -signal.SIGKILL
+    assert len(list((run / "samples.parts").glob("*.parquet"))) == 2
+    store = RunStore.reopen(run)
+    assert [r["variant"] for r in store.rows] == ["a"]
+    assert len(list((run / "samples.parts").glob("*.parquet"))) == 1  # b's orphan removed
+    store.finish(status="finished")
+    samples = pd.read_parquet(run / "samples.parquet")
+    assert list(samples.variant.astype(str)) == ["a", "a"]

@@ -10,15 +10,17 @@ import pytest
 
 from benchy.stats import (
     _mwu_counts,
-    cv,
     hodges_lehmann,
     holm,
     median_ci_ranks,
     mwu_cdf,
     mwu_p_above,
+    outliers,
     quantile_ci,
     quantile_ci_ranks,
+    robust_scatter,
     shift_ci_depth,
+    slow_limit,
 )
 
 
@@ -118,8 +120,38 @@ def test_quantile_ci_covers_the_true_p90() -> None:
         assert hits / 300 >= 0.97, n
 
 
-def test_cv_is_the_plain_coefficient_of_variation() -> None:
-    assert cv([1.0, 2.0, 3.0]) == pytest.approx(0.5)
-    assert math.isnan(cv([1.0]))
-    # One process far off is enough to call a cell unstable.
-    assert cv([100.0, 101, 99, 100.5, 99.5, 100, 100.2, 99.8, 100.1, 160]) > 0.1
+def test_scatter_is_robust_to_one_repetition_far_off() -> None:
+    """Issue 12: a mean/std CV called a cell unstable over one hiccup (42 µs among eleven
+    29.3 µs): the scaled MAD does not move, and the hiccup is named instead."""
+    steady = [29.3, 29.2, 29.4, 29.3, 29.25, 29.35, 29.3, 29.28, 29.32, 29.3, 29.31]
+    values = np.log([*steady, 42.0])
+    assert robust_scatter(values) < 0.005
+    assert np.std(values, ddof=1) / 1 > 0.1  # what the old CV saw
+    assert outliers(values, floor=0.025) == [11]
+    assert robust_scatter(np.array([1.0, 2.0, 3.0])) == pytest.approx(1.4826, rel=1e-3)
+    assert math.isnan(robust_scatter([1.0]))
+
+
+def test_outliers_below_the_floor_are_not_named() -> None:
+    # MAD ~0: a 0.1% deviation is many MADs away but too small to matter.
+    assert outliers(np.log([10.0] * 9 + [10.01]), floor=0.025) == []
+
+
+def _cut(values: np.ndarray, floor: float) -> int:
+    """How many values slow_limit sets aside (0 when it cannot tell)."""
+    limit = slow_limit(values, floor)
+    return 0 if limit is None else int((values >= limit).sum())
+
+
+def test_slowed_values_are_a_fringe_above_the_lower_quartile() -> None:
+    floor = math.log1p(0.05)
+    fast = np.log([5.6, 5.61, 5.59, 5.62, 5.6, 5.58, 5.61, 5.6])
+    slowed = np.log([7.0, 7.3, 8.1, 9.5])
+    limit = slow_limit(np.concatenate([fast, slowed]), floor)
+    assert limit is not None and fast.max() < limit < slowed.min()
+    # Slow values that are the bulk are not a fringe: not cut.
+    assert _cut(np.concatenate([fast[:3], slowed, slowed + 0.001]), floor) == 0
+    assert slow_limit(np.concatenate([fast[:5], slowed, slowed[:3] + 0.001]), floor) is None
+    # Spread without a fringe, or a step below δ, is not cut either.
+    assert _cut(np.log(np.linspace(5.0, 6.0, 12)), floor) == 0
+    assert _cut(np.concatenate([fast, fast + 0.03]), floor) == 0

@@ -109,6 +109,21 @@ def test_progress_counts_repetitions_not_finished_cells() -> None:
     assert task.completed == task.total
 
 
+def test_progress_grows_with_adaptive_repetitions() -> None:
+    console = Console(file=StringIO(), width=120)
+    cells = [cell("a"), cell("b")]
+    progress = LiveProgress(console, cells, repetitions=2)
+    (task,) = progress.progress.tasks
+    for _ in range(5):  # cell a: 2 planned, 3 more for a close call
+        progress.repetition_finished(cells[0])
+    progress.cell_finished(cells[0], {"verdict": "pass", "error": None, "failed_budgets": ""})
+    assert (task.completed, task.total) == (5, 7)
+    for _ in range(2):
+        progress.repetition_finished(cells[1])
+    progress.cell_finished(cells[1], {"verdict": "pass", "error": None, "failed_budgets": ""})
+    assert task.completed == task.total == 7
+
+
 def printed_comparison(tmp_path: Path) -> str:
     """The terminal's comparison at 80 columns of a run 30% slower than its baseline."""
     base = write_run(tmp_path / "b", {"fp32": (cell_row("fp32"), medians(1.0))})

@@ -16,6 +16,7 @@ from typing import Any
 from rich.console import Console
 
 from benchy import interrupts
+from benchy.adaptive import Adaptive
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
 from benchy.commands.derive import derive_with_progress
 from benchy.config import load_suite
@@ -76,10 +77,15 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
                 stores["base"])  # fmt: skip
     candidate = Side(Plan(new_suite, measure, tuple(targets), tuple(matrix(new_suite, targets))),
                      stores["candidate"])  # fmt: skip
+    runner = Runner([base, candidate])
+    # close calls get more repetitions, on both sides, back to back (benchy/adaptive.py)
+    runner.stopping = adaptive = Adaptive(new_suite.gate, measure.repetitions, candidate)
+    stores["candidate"].annotate(looks=adaptive.looks.payload())
     try:
         cells = [*base.plan.cells, *candidate.plan.cells]
         with LiveProgress(console, cells, measure.repetitions) as progress:
-            Runner([base, candidate], progress).run()
+            runner.events = progress
+            runner.run()
     except KeyboardInterrupt as stop:
         code = interrupts.exit_code(stop)
         for store in stores.values():
@@ -93,6 +99,7 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
         code = outcome.exit_code(store.rows, failed)
         store.finish(status="finished", exit_code=code,
                      verdict=outcome.run_verdict(code, store.rows))  # fmt: skip
+    stores["candidate"].annotate(adaptive=adaptive.summary())
     comparison = compare_runs(
         StoredRun.load(out / "base"), StoredRun.load(out / "candidate"), new_suite.gate
     )

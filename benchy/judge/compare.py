@@ -1,16 +1,18 @@
 """Baseline vs candidate: cells matched by identity (CellKey), one result per cell × metric, and
 verdicts that do not cry wolf.
 
-Latency percentiles: latency.py (per-repetition values, run-wide drift taken out, Hodges–Lehmann
-shift with its Mann–Whitney CI, Holm across the tests). Memory (memory.py) and accuracy
-(accuracy.py) are deterministic enough to compare point values against δ; energy (energy.py) is
-shown, not gated, until per-repetition energy is stored. Everything that differs between the
+Latency percentiles (latency.py), memory (memory.py) and energy (energy.py) are judged on one
+value per repetition by the shift test of shift.py (speed modes, run-wide drift taken out,
+Hodges–Lehmann shift with its Mann–Whitney CI, robust scatter, Holm across every such test, the
+share of α of the look the cell was judged at, minimum detectable effect). Accuracy
+(accuracy.py) is deterministic: compared exactly within a tolerance. Runs stored without
+per-repetition memory or energy fall back to point values. Everything that differs between the
 runs (differences.py) is listed beside the results, and next to each result it concerns.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -24,10 +26,12 @@ from benchy.judge.energy import compare_energy
 from benchy.judge.instructions import METRIC as INSTRUCTIONS_METRIC
 from benchy.judge.instructions import compare_instructions
 from benchy.judge.result import GATED, Result, with_
+from benchy.judge.sequential import Looks
+from benchy.judge.shift import Pair, judge_pairs, with_offset
 from benchy.results.read import QUANTILES, StoredRun
 from benchy.results.schema import FAILED_STATUSES, IDENTITY, CellKey
 
-Item = Result | latency.Sample | memory.MemoryPair
+Item = Result | Pair | memory.MemoryPair
 
 
 @dataclass
@@ -37,8 +41,9 @@ class Comparison:
     gate: Gate
     results: list[Result]
     differences: list[Difference]
-    family: int = 0  # latency tests in the Holm family
+    family: int = 0  # tests in the Holm family (latency, and memory/energy per repetition)
     drifts: dict[tuple[str, str], Drift] | None = None
+    looks: Looks = field(default_factory=Looks.single)
 
     def verdicts(self) -> list[str]:
         return [r.verdict for r in self.results]
@@ -60,6 +65,7 @@ class Comparison:
             "counts": self.counts(),
             "holm_family": self.family,
             "confidence": self.gate.confidence,
+            "looks": self.looks.payload(),
             "drift": {
                 f"{d.target}/{d.metric}": d.text()
                 for d in (self.drifts or {}).values()
@@ -76,6 +82,7 @@ def compare_runs(base: StoredRun, new: StoredRun, gate: Gate) -> Comparison:
     base_rows = {k: r for k, r in base.records().items() if k.target in targets}
     new_rows = new.records()
     reps_base, reps_new = _reps_by_cell(base, gate), _reps_by_cell(new, gate)
+    figures_base, figures_new = _by_cell(base.figures()), _by_cell(new.figures())
     items: list[Item] = []
     for key in [*new_rows, *(k for k in base_rows if k not in new_rows)]:
         b, n = base_rows.get(key), new_rows.get(key)
@@ -98,13 +105,15 @@ def compare_runs(base: StoredRun, new: StoredRun, gate: Gate) -> Comparison:
                     changed,
                 )  # fmt: skip
             elif metric in memory.MEMORY_COLUMNS:
-                got = memory.collect(key, metric, b, n, context, changed)
+                figures = (figures_base.get(key), figures_new.get(key))
+                got = memory.collect(key, metric, b, n, figures, gate, context, changed)
             elif metric == "accuracy":
                 got = compare_accuracy(key, b, n, gate, context)
             elif metric == INSTRUCTIONS_METRIC:  # issue 15: judge/instructions.py
                 got = compare_instructions(key, b, n, gate, context)
             else:
-                got = compare_energy(key, b, n, gate, context)
+                figures = (figures_base.get(key), figures_new.get(key))
+                got = compare_energy(key, b, n, figures, gate, context)
             if got is not None:
                 items.append(got)
     return _judge(base, new, gate, items, diffs, targets)
@@ -118,17 +127,21 @@ def _judge(
     diffs: list[Difference],
     targets: set[str],
 ) -> Comparison:
-    """Drift first (it needs every cell), then each cell's verdict in the order collected."""
-    samples = [i for i in items if isinstance(i, latency.Sample)]
-    pairs = [i for i in items if isinstance(i, memory.MemoryPair)]
-    drifts = latency.estimate_drift(samples, gate)
-    offsets = memory.memory_drift(pairs, gate)
-    judged = iter(latency.judge_latency(samples, drifts, gate))
-    memories = iter(memory.judge_memory(pairs, offsets, gate))
+    """Drifts first (they need every cell), then every per-repetition test in one Holm family,
+    then the results in the order collected."""
+    timed = [i for i in items if isinstance(i, Pair) and i.metric in QUANTILES]
+    sized = [i for i in items if isinstance(i, memory.MemoryPair | Pair) and _is_memory(i)]
+    drifts = latency.estimate_drift(timed, gate)
+    offsets = memory.memory_drift(sized, gate)
+    pairs = [_drift_out(i, drifts | offsets) for i in items if isinstance(i, Pair)]
+    looks = Looks.of(new.manifest)
+    judged = iter(judge_pairs(pairs, gate, looks))
+    points = [i for i in items if isinstance(i, memory.MemoryPair)]
+    pointed = iter(memory.judge_memory(points, offsets, gate))
     results = [
         next(judged)
-        if isinstance(i, latency.Sample)
-        else next(memories)
+        if isinstance(i, Pair)
+        else next(pointed)
         if isinstance(i, memory.MemoryPair)
         else i
         for i in items
@@ -137,7 +150,16 @@ def _judge(
     overall = latency.drift_results(drifts, gate, changes)
     overall += memory.memory_drift_results(offsets, gate, changes)
     family = sum(r.p is not None for r in results)
-    return Comparison(base, new, gate, overall + results, diffs, family, drifts | offsets)
+    return Comparison(base, new, gate, overall + results, diffs, family, drifts | offsets, looks)
+
+
+def _is_memory(item: memory.MemoryPair | Pair) -> bool:
+    return item.metric in memory.MEMORY_COLUMNS
+
+
+def _drift_out(pair: Pair, drifts: dict[tuple[str, str], Drift]) -> Pair:
+    drift = drifts.get((pair.cell.target, pair.metric))
+    return with_offset(pair, drift.shift) if drift is not None and drift.shift else pair
 
 
 def _global_changes(diffs: list[Difference], targets: set[str]) -> dict[str, list[str]]:
@@ -153,7 +175,12 @@ def _global_changes(diffs: list[Difference], targets: set[str]) -> dict[str, lis
 
 
 def _reps_by_cell(run: StoredRun, gate: Gate) -> dict[CellKey, pd.DataFrame]:
-    reps = steady(run.repetitions(), gate)
+    return _by_cell(steady(run.repetitions(), gate))
+
+
+def _by_cell(reps: pd.DataFrame) -> dict[CellKey, pd.DataFrame]:
+    if reps.empty:
+        return {}
     groups = reps.groupby(list(IDENTITY), sort=False, observed=True)
     return {CellKey.from_values(k): g for k, g in groups}
 

@@ -118,8 +118,9 @@ def _cell_differences(base: pd.DataFrame, new: pd.DataFrame) -> list[Difference]
     """The delegate that really took nodes, per cell that ran on both sides."""
     if "delegate_applied" not in base or "delegate_applied" not in new:
         return []
-    ok_b = base[base["status"] == "ok"].astype({"threads": "int64"})
-    ok_n = new[new["status"] == "ok"].astype({"threads": "int64"})
+    wanted = [*IDENTITY, "delegate_applied"]
+    ok_b = base.loc[base["status"] == "ok", wanted].astype({"threads": "int64"})
+    ok_n = new.loc[new["status"] == "ok", wanted].astype({"threads": "int64"})
     both = ok_b.merge(ok_n, on=list(IDENTITY), suffixes=("_b", "_n"))
     out = []
     for row in both.to_dict("records"):

@@ -22,6 +22,7 @@ from benchy.config import Gate
 from benchy.judge.result import all_cells
 from benchy.results.read import QUANTILES
 from benchy.results.schema import IDENTITY, CellKey
+from benchy.stats import slow_limit
 
 
 @dataclass(frozen=True)
@@ -42,21 +43,37 @@ def steady(reps: pd.DataFrame, gate: Gate) -> pd.DataFrame:
     """Take a run's own drift out of its repetitions. The runner interleaves repetitions: round k
     measures repetition k of every cell of a target, one after the other. The median, over the
     cells, of each cell's deviation from its own median in round k is how fast the machine was
-    during that round; every value of the round is divided by it. Needs `drift_min_cells` cells
-    in a round; a real change in a few cells does not move the median."""
+    during that round; every value of the round is divided by it. Only repetitions that ran at
+    the machine's speed count (those a cell's `stats.slow_limit` sets aside were slowed by other
+    load on their own and would make the round look slow; a cell with half or more slowed does
+    not count at all), and only rounds with
+    `drift_min_cells` such cells are corrected (an extra round of a few undecided cells is not:
+    one cell's own deviation is not the machine's); a real change in a few cells does not move
+    the median."""
     if not gate.drift_correction or reps.empty:
         return reps
     out = reps.copy()
-    cell = reps[list(IDENTITY)].astype(str).agg("/".join, axis=1)
-    for _, group in reps.groupby("target", sort=False, observed=True):
-        rounds = group["repetition"]
-        if rounds.map(rounds.value_counts()).min() < gate.drift_min_cells:
-            continue
-        for metric in QUANTILES:
-            logv = group[metric].astype(np.float64).apply(math.log)
-            dev = logv - logv.groupby(cell[group.index]).transform("median")
-            speed = dev.groupby(rounds).median()
-            out.loc[group.index, metric] = np.exp(logv - rounds.map(speed))
+    cells = reps.groupby(list(IDENTITY), sort=False, observed=True).indices.values()
+    rounds = reps["repetition"].to_numpy()
+    targets = reps.groupby("target", sort=False, observed=True).indices.values()
+    for metric in QUANTILES:
+        logv = np.log(reps[metric].to_numpy(np.float64))
+        floor = math.log1p(getattr(gate, f"{metric}_pct") / 100)
+        dev = np.full(len(logv), np.nan)
+        for idx in cells:
+            v = logv[idx]
+            limit = slow_limit(v, floor)
+            if limit is None:  # half or more slowed: which ran at the machine's speed is unknown
+                continue
+            usual = v < limit
+            dev[idx[usual]] = v[usual] - np.median(v[usual])
+        for tidx in targets:
+            for r in np.unique(rounds[tidx]):
+                ridx = tidx[rounds[tidx] == r]
+                d = dev[ridx][~np.isnan(dev[ridx])]
+                if len(d) >= gate.drift_min_cells:
+                    logv[ridx] -= np.median(d)
+        out[metric] = np.exp(logv)
     return out
 
 

@@ -22,7 +22,8 @@ VERDICTS = (
     "error",  # the new run's cell crashed, timed out or errored (exit 3)
     "regressed",  # worse by more than δ, confidently (exit 1)
     "inconclusive",  # cannot rule out a change beyond δ (exit 4)
-    "unstable",  # a side's repetitions scatter more than the CV limit: shown, not gated
+    "unstable",  # cannot be judged: speed modes with nothing to compare, or robust scatter over
+    # the limit while the CI straddles δ; shown with the reason, not gated
     "drift",  # every cell of a target moved alike, nothing else changed: taken out, shown
     "missing",  # the baseline has the cell, the new run does not (or could not run it)
     "new",  # the new run has a cell the baseline did not run
@@ -61,6 +62,8 @@ class Result:
     note: str = ""
     context: tuple[str, ...] = ()  # what differs between the runs for this cell
     raw: float | None = None  # the shift before the run-wide drift was taken out
+    mde: float | None = None  # minimum detectable effect, in the unit of `shift` (judge/shift.py)
+    repetitions: tuple[int, int] | None = None  # per-repetition values compared: base, new
 
     @property
     def title(self) -> str:

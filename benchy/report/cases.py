@@ -12,6 +12,7 @@ from typing import Any
 from benchy.judge.budgets import Check
 from benchy.judge.compare import Comparison
 from benchy.judge.result import Result, whole_target_title
+from benchy.report.comparison import mde_text
 from benchy.results.schema import FAILED_STATUSES, CellKey
 
 RESULT_OUTCOME = {
@@ -39,6 +40,8 @@ class Case:
     kind: str = ""  # budget | regression | crash | ""
     seconds: float = 0.0
     verdict: str = ""  # the comparison verdict or budget outcome behind the case
+    metric: str = ""  # the compared metric (comparison cases)
+    mde: str = ""  # its minimum detectable effect, as text (comparison cases judged on a CI)
 
     @property
     def needs_attention(self) -> bool:
@@ -112,9 +115,16 @@ def _result_case(r: Result) -> Case:
     if r.raw is not None:
         detail.append(f"shift before the run-wide drift was taken out: {r.raw * 100:+.1f}%")
     if r.p is not None:
-        detail.append(f"one-sided p = {r.p:.3g} (Holm family of latency tests)")
+        detail.append(f"one-sided p = {r.p:.3g} (Holm family of the comparison's tests)")
+    mde = mde_text(r) if r.mde is not None else ""
+    if mde:
+        detail.append(f"minimum detectable effect: {mde} (a shift this large would have been "
+                      "regressed)")  # fmt: skip
+    if r.repetitions is not None:
+        detail.append(f"repetitions compared: {r.repetitions[0]} baseline, {r.repetitions[1]} new")
     detail += [f"differs: {c}" for c in r.context]
     outcome = RESULT_OUTCOME.get(r.verdict, "skipped")
     message = f"{r.verdict}: {r.message()}"
     name = "vs baseline" if r.metric == "cell" else f"vs baseline {r.metric}"
-    return Case(r.cell, name, outcome, message, "\n".join(detail), "regression", verdict=r.verdict)
+    return Case(r.cell, name, outcome, message, "\n".join(detail), "regression", verdict=r.verdict,
+                metric=r.metric, mde=mde)  # fmt: skip

@@ -59,6 +59,22 @@ def _pct(value: float, points: bool) -> str:
     return (f"{value:+.2f}" if points else f"{value * 100:+.1f}%").replace("-", "−")
 
 
+def mde_text(result: Result) -> str:
+    """The minimum detectable effect: `6.1%`, `∞` (no shift could have been flagged)."""
+    if result.mde is None:
+        return "–"
+    if math.isinf(result.mde):
+        return "∞"
+    return f"{result.mde:.3g} pt" if result.points else f"{result.mde * 100:.3g}%"
+
+
+def reps_text(result: Result) -> str:
+    """Repetitions compared, baseline/new (`12/18` when the candidate took more)."""
+    if result.repetitions is None:
+        return "–"
+    return "/".join(str(n) for n in result.repetitions)
+
+
 def delta_text(result: Result) -> str:
     if result.delta is None:
         return "–"
@@ -71,7 +87,7 @@ def sort_key(result: Result) -> tuple[int, float]:
 
 
 NOTE_MIN = 24  # the note column wraps; it keeps at least this much room
-DROP = {"δ": 0, "base": 1, "new": 2, "runtime ×threads": 3}
+DROP = {"reps": 0, "MDE": 1, "δ": 2, "base": 3, "new": 4, "runtime ×threads": 5}
 """Columns a narrow terminal leaves out, first to last; the verdict always stays whole."""
 
 
@@ -83,14 +99,15 @@ def results_table(
         rows = [r for r in rows if r.verdict not in QUIET]
     many = len({r.cell.target for r in comparison.results}) > 1
     heads = (["target"] if many else []) + ["model", "variant", "runtime ×threads", "metric"]
-    heads += ["base", "new", f"shift [{comparison.gate.confidence:.0%} CI]", "δ", "verdict"]
+    heads += ["base", "new", f"shift [{comparison.gate.confidence:.0%} CI]", "δ", "MDE", "reps"]
+    heads.append("verdict")
     cells = [_row(r, many) for r in rows]
     widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(heads)]
     room = None if width is None else width - NOTE_MIN - 3  # the note and its gap
     kept = fit_widths(widths, [DROP.get(h) for h in heads], room)
     table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
     for i in kept:
-        right = heads[i] in ("base", "new", "δ") or heads[i].startswith("shift")
+        right = heads[i] in ("base", "new", "δ", "MDE", "reps") or heads[i].startswith("shift")
         table.add_column(heads[i], justify="right" if right else "left", no_wrap=True)
     table.add_column("note", no_wrap=False, min_width=min(NOTE_MIN, width or NOTE_MIN))
     for r, values in zip(rows, cells, strict=True):
@@ -106,7 +123,7 @@ def _row(r: Result, many: bool) -> list[str]:
     values = [c.target] if many else []
     values += [c.model, c.variant, c.setup() if c.runtime else ""]
     values += [LABELS.get(r.metric, r.metric), value_text(r, r.base), value_text(r, r.new)]
-    return [*values, shift_text(r), delta_text(r), r.verdict]
+    return [*values, shift_text(r), delta_text(r), mde_text(r), reps_text(r), r.verdict]
 
 
 def counts_line(comparison: Comparison) -> str:
@@ -118,12 +135,18 @@ def counts_line(comparison: Comparison) -> str:
     return " · ".join(parts) if parts else "nothing to compare"
 
 
+def looks_text(comparison: Comparison) -> str:
+    """`; looks at 12, 18, 24 repetitions` when cells could be judged more than once."""
+    at = comparison.looks.at
+    return f"; looks at {', '.join(map(str, at))} repetitions" if len(at) > 1 else ""
+
+
 def print_comparison(console: Console, comparison: Comparison, show_all: bool = False) -> None:
     gate = comparison.gate
     console.print(
         f"[bold]baseline[/] {plain(comparison.base.dir)} → {plain(comparison.new.dir)}  "
         f"({gate.confidence:.0%} CIs of per-repetition shifts; Holm over "
-        f"{comparison.family} latency tests)",
+        f"{comparison.family} tests{looks_text(comparison)})",
         soft_wrap=True,
     )
     if comparison.drift_text():

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from benchy.report.figures import latency_text, latency_unit
-from benchy.stats import cv
+from benchy.stats import robust_scatter
 
 POINTS_PER_REPETITION = 64
 REPETITION_COLOURS = ["#9ecae1", "#08306b"]  # first repetition light, last dark
@@ -33,7 +33,7 @@ class CellDistribution:
     p50_ms: float
     p99: float  # pooled, in the plotted unit: the x axis ends there
     max_ms: float
-    cv: float  # of the repetition medians
+    scatter: float  # robust relative scatter of the repetition medians, as the gate judges it
 
     @property
     def n(self) -> int:
@@ -82,16 +82,16 @@ def distribution(
         p50,
         float(np.quantile(scaled_all, 0.99)),
         float(ms.max()) if len(ms) else 0.0,
-        cv(medians) if len(medians) > 1 else float("nan"),
+        robust_scatter(np.log(medians)) if len(medians) > 1 and min(medians) > 0 else float("nan"),
     )
 
 
 def subtitle(d: CellDistribution, unstable_cv_pct: float) -> str:
     text = f"p50 {latency_text(d.p50_ms)} · {len(d.reps)} repetitions, {d.n} samples"
-    if d.cv == d.cv:  # not nan
-        text += f" · CV of repetition medians {d.cv * 100:.1f}%"
-        if d.cv * 100 > unstable_cv_pct:
-            text += f" > {unstable_cv_pct:g}%: unstable"
+    if d.scatter == d.scatter:  # not nan
+        text += f" · robust scatter of repetition medians {d.scatter * 100:.1f}%"
+        if d.scatter * 100 > unstable_cv_pct:
+            text += f" > {unstable_cv_pct:g}%"
     return text
 
 

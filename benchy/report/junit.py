@@ -83,6 +83,10 @@ def write_junit(
         props = ET.SubElement(suite_el, "properties")
         for name, value in properties(manifest, target, baseline, differs or []):
             ET.SubElement(props, "property", name=name, value=value)
+        for case in own:  # per test case properties break the Ant schema; these are suite-wide
+            if case.mde:
+                name = f"mde.{_classname(suite, case)}.{case.metric}"
+                ET.SubElement(props, "property", name=name, value=case.mde)
         for case in own:
             el = ET.SubElement(
                 suite_el,

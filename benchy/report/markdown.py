@@ -8,6 +8,7 @@ from pathlib import Path
 
 from benchy.judge.compare import Comparison
 from benchy.report.cases import Case
+from benchy.report.comparison import looks_text
 
 ICON = {0: "✅", 1: "❌", 3: "💥", 4: "⚠️"}
 ATTENTION = ("error", "failure", "skipped")
@@ -32,7 +33,7 @@ def summary(
         lines.append(
             f"Run `{run_dir}` against baseline `{comparison.base.dir}`: "
             f"{comparison.gate.confidence:.0%} CIs of per-repetition shifts, "
-            f"Holm over {comparison.family} latency tests."
+            f"Holm over {comparison.family} tests{looks_text(comparison)}."
         )
     else:
         lines.append(f"Run `{run_dir}`; budgets only{baseline_note}.")

@@ -105,8 +105,6 @@ def schema_problem(manifest: dict[str, Any]) -> str | None:
     )
 
 
-
-
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested tables as dotted keys: {"a": {"b": 1}} → {"a.b": 1}."""
     out: dict[str, Any] = {}

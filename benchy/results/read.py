@@ -15,11 +15,13 @@ import pyarrow.parquet as pq
 
 from benchy.errors import UsageError
 from benchy.results.manifest import read_manifest, schema_problem
-from benchy.results.schema import IDENTITY, CellKey
+from benchy.results.schema import IDENTITY, REPETITIONS_COLUMNS, CellKey
 
 log = logging.getLogger(__name__)
 
 QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
+PLAIN_IDENTITY = {k: str for k in IDENTITY if k != "threads"}
+"""Long tables store the identity as categoricals; readers that join on it get strings."""
 REQUIRED_CELLS = (*IDENTITY, "status", "error", "verdict")
 """The cells columns every reader relies on (the others may be absent in a run of an older
 benchy and read as not measured)."""
@@ -35,10 +37,8 @@ def read_cells(run_dir: Path) -> pd.DataFrame:
 
 def records(cells: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as dicts with missing values as None (pandas gives NaN or <NA>)."""
-    return [
-        {str(k): (None if _missing(v) else v) for k, v in row.items()}
-        for row in cells.to_dict("records")
-    ]
+    known = cells.astype(object).where(cells.notna(), None)
+    return [{str(k): v for k, v in row.items()} for row in known.to_dict("records")]
 
 
 @dataclass
@@ -47,6 +47,7 @@ class StoredRun:
     manifest: dict[str, Any]
     cells: pd.DataFrame
     _reps: pd.DataFrame | None = field(default=None, repr=False)
+    _figures: pd.DataFrame | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, run_dir: Path, full: bool = False) -> StoredRun:
@@ -109,6 +110,17 @@ class StoredRun:
             self._reps = per_repetition(self.dir / "samples.parquet")
         return self._reps
 
+    def figures(self) -> pd.DataFrame:
+        """One row per cell and repetition: peak RSS, model memory, energy (repetitions.parquet;
+        empty for runs stored before it existed)."""
+        if self._figures is None:
+            path = self.dir / "repetitions.parquet"
+            if path.is_file():
+                self._figures = pd.read_parquet(path).astype(PLAIN_IDENTITY)
+            else:
+                self._figures = pd.DataFrame(columns=list(REPETITIONS_COLUMNS))
+        return self._figures
+
     def samples_by_cell(self) -> dict[CellKey, tuple[np.ndarray, np.ndarray]]:
         """(latency_ns, repetition) per cell, as the runner handed them to the gate."""
         path = self.dir / "samples.parquet"
@@ -143,13 +155,6 @@ class StoredRun:
         }
 
 
-def _missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def read_samples(path: Path) -> pd.DataFrame:
     """The identity, repetition and latency_ns columns of samples.parquet. The identity strings
     are read as categoricals (Parquet stores them dictionary-encoded): a million-sample file
@@ -172,6 +177,4 @@ def per_repetition(samples_path: Path) -> pd.DataFrame:
     q.columns = list(QUANTILES)
     q["n"] = grouped.size()
     out = q.reset_index()[columns]
-    return out.astype({k: str for k in IDENTITY if k != "threads"})  # as before: not categorical
-
-
+    return out.astype(PLAIN_IDENTITY)

@@ -200,6 +200,11 @@ OPS_COLUMNS = (*IDENTITY, "op_index", "op_name", "op_type", "provider", "calls",
                "instructions", "share_pct", "source")  # fmt: skip
 """ops.parquet (issue 15): one row per op (or kernel) of a cell's per-op profile, per
 inference: `mean_us` from timers or `instructions` from callgrind (the other is null)."""
+REPETITION_FIGURES = (PEAK_RSS, MODEL_MEMORY, ENERGY)
+"""What each repetition (worker process) measured besides latency, one row per repetition in
+repetitions.parquet: a baseline comparison judges memory and energy on these, as it judges
+latency on per-repetition percentiles. Null where the repetition did not measure it."""
+REPETITIONS_COLUMNS = (*IDENTITY, "repetition", *REPETITION_FIGURES)
 
 
 def columns_markdown() -> str:

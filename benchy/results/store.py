@@ -27,6 +27,8 @@ from benchy.results.schema import (
     IDENTITY,
     OPS_COLUMNS,
     POWER_COLUMNS,
+    REPETITION_FIGURES,
+    REPETITIONS_COLUMNS,
     SAMPLES_COLUMNS,
     SCHEMA_VERSION,
 )
@@ -96,6 +98,7 @@ class RunStore:
                 parts = directory / f"{name}.parts"
                 parts.mkdir(exist_ok=True)
                 os.replace(merged, parts / "00000-earlier.parquet")  # sorts before 00001
+            store._kept_parts(name)
         store.manifest["status"] = "running"
         store.manifest.setdefault("resumed", []).append(utc_now())
         store._write_manifest()
@@ -116,6 +119,12 @@ class RunStore:
             self._add(row, tables or {})
 
     def _add(self, row: dict[str, Any], tables: dict[str, pd.DataFrame]) -> None:
+        # Long data first, the row last: a kill between them leaves a part with no row (dropped
+        # on resume, the cell measured again), never a finished cell without its samples.
+        index = len(self.rows) + 1
+        for name, data in tables.items():
+            if name in LONG_TABLES and len(data):
+                self._write_part(name, index, row, data)
         self.rows.append(row)
         try:
             with (self.dir / "cells.jsonl").open("a") as fh:  # journal: survives a hard kill
@@ -129,19 +138,29 @@ class RunStore:
         except ResultsUnwritable:
             self.rows.pop()  # cells.parquet and the parts still agree, without this cell
             raise
-        for name, data in tables.items():
-            if name not in LONG_TABLES or not len(data):
-                continue
-            part = data.copy()
-            for i, key in enumerate(IDENTITY):
-                part.insert(i, key, row[key])
-            parts = self.dir / f"{name}.parts"
-            try:
-                parts.mkdir(exist_ok=True)
-            except OSError as exc:
-                raise ResultsUnwritable(f"cannot write {parts}: {exc.strerror}") from None
-            target = parts / f"{len(self.rows):05d}.parquet"
-            _atomic_write(target, partial(_parquet, typed_long(part, LONG_TABLES[name])))
+
+    def _write_part(self, name: str, index: int, row: dict[str, Any], data: pd.DataFrame) -> None:
+        part = data.copy()
+        for i, key in enumerate(IDENTITY):
+            part.insert(i, key, row[key])
+        parts = self.dir / f"{name}.parts"
+        try:
+            parts.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise ResultsUnwritable(f"cannot write {parts}: {exc.strerror}") from None
+        target = parts / f"{index:05d}.parquet"
+        _atomic_write(target, partial(_parquet, typed_long(part, LONG_TABLES[name])))
+
+    def _kept_parts(self, name: str) -> list[Path]:
+        """The parts of cells that made it into the rows; a part whose row was never stored
+        (killed between the two writes) is removed — benchy wrote it, and its cell is redone."""
+        kept = []
+        for path in sorted((self.dir / f"{name}.parts").glob("*.parquet")):
+            if int(path.stem.split("-")[0]) <= len(self.rows):
+                kept.append(path)
+            else:
+                path.unlink(missing_ok=True)
+        return kept
 
     def _write_cells(self) -> None:
         df = cells_frame(self.rows)
@@ -164,7 +183,7 @@ class RunStore:
         self._write_cells()
         for name, columns in LONG_TABLES.items():
             parts = self.dir / f"{name}.parts"
-            frames = [pd.read_parquet(p) for p in sorted(parts.glob("*.parquet"))]
+            frames = [pd.read_parquet(p) for p in self._kept_parts(name)]
             table = pd.concat(frames, ignore_index=True) if frames else empty_long(columns)
             typed = typed_long(table, columns)
             _atomic_write(self.dir / f"{name}.parquet", partial(_parquet, typed))
@@ -194,6 +213,7 @@ LONG_TYPES: dict[str, Any] = {
     "instructions": "float64",
     "share_pct": "float64",
     "source": "string",
+    **dict.fromkeys(REPETITION_FIGURES, "float64"),
 }
 
 
@@ -218,10 +238,11 @@ def typed_long(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
 LONG_TABLES: dict[str, tuple[str, ...]] = {
     "samples": SAMPLES_COLUMNS,
     "power": POWER_COLUMNS,
+    "repetitions": REPETITIONS_COLUMNS,
     "ops": OPS_COLUMNS,  # issue 15
 }
-"""Long-form files next to cells.parquet: one row per latency sample / per power sample / per
-op of a per-op profile."""
+"""Long-form files next to cells.parquet: one row per latency sample, per power sample, per
+repetition (its peak memory and energy), per op of a per-op profile."""
 
 
 def cells_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -1,0 +1,315 @@
+"""A figure measured once per repetition (a latency percentile, peak memory, energy), compared
+between two runs: one test per cell × metric, all of them one Holm family.
+
+Per test (`Pair`), on the test scale (log for latency, MiB or mJ otherwise):
+
+1. Slowed repetitions set aside (latency only). On a shared machine a worker process either runs
+   at the machine's speed or is slowed by other load for much of its window: measured on this
+   2-core VM under load, a third of the processes of every cell landed 20–90% slower while the
+   others agreed within ±1%. Other load only ever slows a process, so on each side the values
+   farther above its lower quartile than δ plus 3 scaled MADs of its lower half
+   (`stats.slow_limit`) are set aside and named. Both sides follow the same rule, each on its own
+   values (so a shift of any size moves the cut with it); when the rule cannot apply to a side —
+   half or more of its values would go — neither side is cut, so the two are never cut
+   differently.
+2. The run-wide drift (drift.py) taken out of the candidate's values.
+3. Hodges–Lehmann shift with the Mann–Whitney CI (exact below 60 values per side); one-sided
+   p-values against +δ (worse) and −δ (better), divided by the share of α of the look the cell
+   was judged at (sequential.py).
+4. Scatter, robust: the scaled MAD of each side's compared values; repetitions farther from
+   their side's median than 3.5 of those (and than δ/2) are named with their round and distance.
+   The rank-based CI already shrugs off a hiccup; such repetitions are reported, not removed.
+5. Holm across every test of the comparison, then the verdict: `regressed` / `improved` when Holm
+   rejects and the CI is wholly past ±δ; `unchanged` when the CI's upper end is within δ;
+   otherwise `inconclusive` — or `unstable` when the robust scatter exceeds `unstable_cv_pct`
+   while the CI straddles δ (a CI wholly past δ is judged whatever the scatter). Each result
+   carries its minimum detectable effect: the smallest shift that, seen with this scatter, would
+   have been `regressed` — δ plus the distance from the estimate to the CI's lower end at the
+   level of Holm's first step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from benchy.config import Gate
+from benchy.judge.result import Result, with_
+from benchy.judge.sequential import Looks
+from benchy.results.schema import CellKey
+from benchy.stats import (
+    Shift,
+    hodges_lehmann,
+    holm,
+    mwu_p_above,
+    outliers,
+    robust_scatter,
+    shift_ci_depth,
+    slow_limit,
+    z_value,
+)
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+MAX_NAMED = 4  # repetitions named per side in a note
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How values on the test scale read."""
+
+    log: bool  # values are logs: a shift d reads expm1(d); else d / the baseline's median
+    show: Callable[[float], str]  # a value on the test scale as text, e.g. "3.2 µs"
+    trim: bool = False  # set slowed repetitions aside (latency)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One cell × metric: each repetition's value on both sides, on the test scale."""
+
+    cell: CellKey
+    metric: str
+    base: float | None  # the cells' point values, for display
+    new: float | None
+    x: Floats
+    y: Floats
+    rounds_x: Ints  # the repetition (round) each value came from
+    rounds_y: Ints
+    up: float  # δ: the worsening that counts, on the test scale (> 0)
+    down: float  # the improvement that counts (> 0): a shift below −down
+    scale: Scale
+    context: tuple[str, ...] = ()
+    model_changed: bool = False
+    offset: float = 0.0  # run-wide drift taken out of y
+    _kept: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] = field(init=False, repr=False)
+    _centre: float = field(init=False, repr=False)  # the baseline's median
+
+    def __post_init__(self) -> None:
+        every = np.ones(len(self.x), bool), np.ones(len(self.y), bool)
+        if self.scale.trim:
+            lx, ly = slow_limit(self.x, self.up), slow_limit(self.y, self.up)
+            if lx is not None and ly is not None:
+                every = self.x < lx, self.y < ly
+        object.__setattr__(self, "_kept", every)
+        object.__setattr__(self, "_centre", float(np.median(self.x)))
+
+    def kept(self) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """Which values are compared: all, or on both sides those below its slow block."""
+        return self._kept
+
+    def compared(self) -> tuple[Floats, Floats]:
+        kx, ky = self.kept()
+        return self.x[kx], self.y[ky] - self.offset
+
+    @property
+    def raw(self) -> float:
+        """The shift (Hodges–Lehmann of the compared values) before any drift is taken out."""
+        kx, ky = self.kept()
+        return float(np.median((self.y[ky][None, :] - self.x[kx][:, None]).ravel()))
+
+    def relative(self, d: float) -> float:
+        if math.isinf(d):
+            return d
+        if self.scale.log:
+            return math.expm1(d)
+        return d / self._centre if self._centre else math.inf
+
+
+@dataclass
+class _Test:
+    pair: Pair
+    result: Result
+    hl: Shift | None = None  # on the test scale, drift out, before any between-run margin
+    p_up: float = 1.0
+    p_down: float = 1.0
+    weight: float = 1.0
+    scatter: float = 0.0
+    margin: float = 0.0
+    tested: bool = False
+
+
+def judge_pairs(pairs: list[Pair], gate: Gate, looks: Looks) -> list[Result]:
+    """Every pair's verdict, in order; Holm across the ones that could be tested."""
+    tests = [_prepare(p, gate, looks) for p in pairs]
+    margins = between_runs(tests, gate)
+    for t in tests:
+        if t.hl is not None:
+            _test(t, margins.get((t.pair.cell.target, t.pair.metric), 0.0))
+    family = [t for t in tests if t.tested]
+    alpha = (1 - gate.confidence) / 2  # the CI's one-sided tail
+    pvalues = [min(1.0, min(t.p_up, t.p_down) / t.weight) for t in family]
+    rejected = holm(pvalues, alpha)
+    for t, reject, p in zip(family, rejected, pvalues, strict=True):
+        t.result = _decide(t, reject, p, len(family), gate)
+        t.result = with_(t.result, mde=_mde(t, alpha * t.weight / len(family)))
+    return [t.result for t in tests]
+
+
+def between_runs(tests: list[_Test], gate: Gate) -> dict[tuple[str, str], float]:
+    """Per target and metric, the margin for how much cells move between two runs on their own
+    (a run × cell interaction: on a loaded machine cells drift apart between two runs, and no
+    within-run CI sees it). Estimated like a random effect in a meta-analysis (DerSimonian–Laird,
+    made robust): the scaled MAD of the shifts of the cells whose model did not change, less
+    the part their own CIs explain (the median squared standard error, from each CI's width); the
+    margin is z × that (z of the gate's confidence), added to δ in every test of that metric and
+    to both ends of its CI. Robust, so that one cell's own change does not widen every CI (the
+    price: a few cells moving on their own are not caught by it). Needs `drift_min_cells` such
+    cells (as the drift does); 0 otherwise."""
+    z = z_value(gate.confidence)
+    groups: dict[tuple[str, str], list[Shift]] = {}
+    for t in tests:
+        if t.hl is not None and not t.pair.model_changed and math.isfinite(t.hl.low):
+            groups.setdefault((t.pair.cell.target, t.pair.metric), []).append(t.hl)
+    out = {}
+    for key, shifts in groups.items():
+        if len(shifts) < gate.drift_min_cells:
+            continue
+        spread = robust_scatter([s.estimate for s in shifts])
+        own = float(np.median([((s.high - s.low) / (2 * z)) ** 2 for s in shifts]))
+        out[key] = z * math.sqrt(max(spread**2 - own, 0.0))
+    return out
+
+
+def fewest_repetitions(confidence: float) -> int:
+    """The fewest repetitions per side for which a CI of the shift exists at this confidence."""
+    r = 2
+    while shift_ci_depth(r, r, confidence) == 0:
+        r += 1
+    return r
+
+
+def _prepare(p: Pair, gate: Gate, looks: Looks) -> _Test:
+    x, y = p.compared()
+    result = Result(
+        p.cell, p.metric, "inconclusive", p.base, p.new, delta=p.relative(p.up),
+        confidence=gate.confidence, context=p.context, repetitions=(len(p.x), len(p.y)),
+    )  # fmt: skip
+    named = "; ".join(filter(None, [_set_aside(p), _outliers(p)]))
+    if shift_ci_depth(len(x), len(y), gate.confidence) == 0:
+        need = fewest_repetitions(gate.confidence)
+        few = f"{len(x)} vs {len(y)} repetitions are too few for a {gate.confidence:.0%} CI"
+        note = "; ".join(filter(None, [f"{few} (need ≥ {need} each)", named]))
+        if len(x) < len(p.x) or len(y) < len(p.y):  # the machine slowed the others
+            return _Test(p, with_(result, verdict="unstable", note=f"{note}: not gated"))
+        return _Test(p, with_(result, note=note))
+    hl = hodges_lehmann(x, y, gate.confidence)
+    result = with_(result, shift=p.relative(hl.estimate), note=named,
+                   raw=p.relative(p.raw) if p.offset else None)  # fmt: skip
+    return _Test(p, result, hl, weight=looks.weight(len(p.y)), scatter=_scatter(p, x, y))
+
+
+def _test(t: _Test, margin: float) -> None:
+    """The p-values against ±(δ + margin) and the CI widened by the margin."""
+    p, hl = t.pair, t.hl
+    assert hl is not None
+    t.margin = margin
+    widened = ""
+    if margin * 100 >= 0.05:
+        what = f"{p.relative(margin) * 100:.1f}%" if p.scale.log else p.scale.show(margin)
+        widened = f"CI widened by ±{what}: how much unchanged cells move between the two runs"
+    note = "; ".join(filter(None, [t.result.note, widened]))
+    low, high = p.relative(hl.low - margin), p.relative(hl.high + margin)
+    result = with_(t.result, low=low, high=high, note=note)
+    if margin >= p.up:
+        why = "≥ δ: this metric cannot be compared between these runs; not gated"
+        t.result = with_(result, verdict="unstable", note=f"{note} {why}")
+        return
+    x, y = p.compared()
+    t.p_up, t.p_down = mwu_p_above(x, y, p.up + margin), mwu_p_above(y, x, p.down + margin)
+    t.result, t.tested = result, True
+
+
+def _scatter(p: Pair, x: Floats, y: Floats) -> float:
+    """The larger side's robust scatter, relative (scaled MAD of the compared values)."""
+    known = [v for v in (robust_scatter(x), robust_scatter(y)) if not math.isnan(v)]
+    if not known:
+        return 0.0
+    if p.scale.log:
+        return max(known)
+    return max(known) / abs(p._centre) if p._centre else math.inf
+
+
+def _far(p: Pair, d: float) -> str:
+    text = f"{p.relative(d) * 100:+.0f}%" if p.scale.log else f"{d:+.3g}"
+    return text.replace("-", "−")
+
+
+def _listed(name: str, rounds: Ints, far: list[str]) -> str:
+    shown = [f"{int(r)} {f}" for r, f in zip(rounds, far, strict=True)][:MAX_NAMED]
+    more = f", … ({len(far) - MAX_NAMED} more)" if len(far) > MAX_NAMED else ""
+    return f"{name} round{'s' if len(far) > 1 else ''} {', '.join(shown)}{more}"
+
+
+def _set_aside(p: Pair) -> str:
+    """`slowed by other load, set aside: base rounds 3 +41%, 9 +52%`."""
+    parts = []
+    for name, values, rounds, kept in zip(("base", "new"), (p.x, p.y), (p.rounds_x, p.rounds_y),
+                                          p.kept(), strict=True):  # fmt: skip
+        if kept.all():
+            continue
+        centre = float(np.median(values[kept]))
+        order = np.argsort(values[~kept])
+        far = [_far(p, float(v) - centre) for v in values[~kept][order]]
+        parts.append(_listed(name, rounds[~kept][order], far))
+    return f"slowed by other load, set aside: {'; '.join(parts)}" if parts else ""
+
+
+def _outliers(p: Pair) -> str:
+    """`outlier repetitions: base round 7 +43%`: far from their side's compared median."""
+    parts = []
+    for name, values, rounds, kept in zip(("base", "new"), (p.x, p.y), (p.rounds_x, p.rounds_y),
+                                          p.kept(), strict=True):  # fmt: skip
+        v, r = values[kept], rounds[kept]
+        idx = outliers(v, p.up / 2)
+        if idx:
+            centre = float(np.median(v))
+            parts.append(_listed(name, r[idx], [_far(p, float(v[i]) - centre) for i in idx]))
+    return (
+        f"outlier repetitions (kept; ranks bound their weight): {'; '.join(parts)}" if parts else ""
+    )
+
+
+def _decide(t: _Test, rejected: bool, p: float, family: int, gate: Gate) -> Result:
+    r = t.result
+    assert r.low is not None and r.high is not None and r.delta is not None
+    up = t.p_up <= t.p_down
+    note = ""
+    if rejected and up and r.low > r.delta:
+        verdict = "regressed"
+    elif rejected and not up and r.high < t.pair.relative(-t.pair.down):
+        verdict = "improved"
+    elif r.high > r.delta:
+        verdict = "inconclusive"
+        share = f" and {t.weight:.0%} of α at this look" if t.weight < 1 else ""
+        if r.low > r.delta:
+            note = f"clears δ alone, not after Holm over {family} tests{share}"
+        elif t.scatter * 100 > gate.unstable_cv_pct:
+            verdict = "unstable"
+            note = (
+                f"robust scatter {t.scatter:.1%} > {gate.unstable_cv_pct:g}% "
+                "(scaled MAD of the repetitions) while the CI straddles δ: not gated"
+            )
+    else:
+        verdict = "unchanged"
+    note = "; ".join(filter(None, [r.note, note]))
+    return with_(r, verdict=verdict, note=note, p=p)
+
+
+def _mde(t: _Test, tail: float) -> float:
+    """δ (plus the between-run margin) plus how far below the estimate the CI reaches at Holm's
+    first-step level: a shift of this size or more, seen with this scatter, would have been
+    `regressed`."""
+    x, y = t.pair.compared()
+    level = hodges_lehmann(x, y, 1 - 2 * tail)
+    if not math.isfinite(level.low):
+        return math.inf
+    return t.pair.relative(t.pair.up + t.margin + level.estimate - level.low)
+
+
+def with_offset(pair: Pair, offset: float) -> Pair:
+    """The pair with the run-wide drift `offset` to take out of its candidate values."""
+    return replace(pair, offset=offset)
