@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
+
 from benchmarks.chains import mlp_chain, tflite_chain
 from benchy.config import Gate
 from benchy.judge.compare import compare_runs
