@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import glob
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+# A test run started in the background (`nohup … &`, a script's `&`) inherits SIGINT ignored, and
+# exec passes that on: every benchy the tests start and then interrupt would ignore its Ctrl-C.
+# The tests interrupt processes on purpose, so they restore it for their children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 if TYPE_CHECKING:
     from .chromium import Chromium

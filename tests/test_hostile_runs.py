@@ -4,10 +4,12 @@ lost, no traceback."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -109,10 +111,10 @@ def test_a_results_folder_that_is_a_file_is_refused_before_running(  # type: ign
 
 @pytest.fixture
 def small_tmpfs(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A real 256 KiB file system, full after a few cells (needs root to mount)."""
+    """A real 1 MiB file system (needs root to mount)."""
     mount = tmp_path / "small"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
                           capture_output=True)  # fmt: skip
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
@@ -120,13 +122,36 @@ def small_tmpfs(tmp_path: Path):  # type: ignore[no-untyped-def]
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+def fill_once_a_cell_is_stored(mount: Path, out: Path, stop: threading.Event) -> None:
+    """Fill the file system to the last byte as soon as the run has stored a measured cell:
+    the disk runs out mid-run, after one cell and before the last, however fast the machine
+    (how much a cell writes depends on how its latencies compress)."""
+    cells = out / "cells.parquet"  # replaced whole (write beside, rename): never half-read
+    while not stop.is_set():
+        if cells.exists() and (pd.read_parquet(cells, columns=["status"]).status == "ok").any():
+            with contextlib.suppress(OSError), (mount / "filler").open("wb") as fh:
+                while True:
+                    fh.write(b"\0" * 4096)
+                    fh.flush()
+            return
+        time.sleep(0.02)
+
+
 def test_a_disk_that_fills_up_stops_the_run_cleanly(  # type: ignore[no-untyped-def]
     make_suite, local_target, small_tmpfs: Path, capsys
 ) -> None:
-    measure = "[measure]\nmin_runs = 20000\nmin_seconds = 0.01\nmax_seconds = 2.0\n"
+    suite = SUITE + '[matrix.tflite]\ndelegates = ["xnnpack", "none"]\n'
+    measure = "[measure]\nmin_runs = 2000\nmin_seconds = 0.01\nmax_seconds = 0.5\n"
     out = small_tmpfs / "run"
-    code = main(["run", str(make_suite(SUITE, measure=measure)), "--target",
-                 str(local_target), "--out", str(out)])  # fmt: skip
+    stop = threading.Event()
+    filler = threading.Thread(target=fill_once_a_cell_is_stored, args=(small_tmpfs, out, stop))
+    filler.start()
+    try:
+        code = main(["run", str(make_suite(suite, measure=measure)), "--target",
+                     str(local_target), "--out", str(out)])  # fmt: skip
+    finally:
+        stop.set()
+        filler.join()
     captured = capsys.readouterr()
     said = " ".join(captured.out.split())
     assert code == 3
