@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from benchy.adaptive import Adaptive, NoLooks
-from benchy.pipeline import matrix, new_store
 from benchy.config import Gate, load_suite, load_target
+from benchy.pipeline import matrix, new_store
 from benchy.results.read import StoredRun
 from benchy.runner import Job, Plan, Side
 
