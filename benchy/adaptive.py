@@ -47,11 +47,14 @@ log = logging.getLogger(__name__)
 
 def promising(result: Result, looks: Looks, base_grows: bool) -> bool:
     """Whether more repetitions could decide this result: always for `inconclusive` (an exit 4
-    is at stake); for `unstable`, when the CI shrunk to what the last look would give (width ∝
+    is at stake); for `unstable`, when the side short of a fast speed mode grows, or when the
+    CI shrunk to what the last look would give (width ∝
     √(1/m + 1/n)) would leave the boundary it straddles."""
     if result.verdict == "inconclusive":
         return True
     if result.verdict != "unstable" or result.repetitions is None or not looks.adaptive:
+        return False
+    if result.lacking == "base" and not base_grows:  # a stored baseline short of a fast mode
         return False
     if result.low is None or result.high is None or result.shift is None or result.delta is None:
         return True  # too few repetitions for a CI: more may give one

@@ -297,3 +297,24 @@ def slow_limit(values: npt.ArrayLike, floor: float, spread: float = 3.0) -> floa
     if 2 * int((v >= limit).sum()) >= n:
         return None
     return limit
+
+
+def fast_mode(values: npt.ArrayLike, width: float, fewest: int = 3) -> npt.NDArray[np.bool_] | None:
+    """Which values are the sample's fast speed mode, or None when it has none that can be told.
+
+    Some machines (a VM whose host runs a worker process at one of two speeds) put every
+    repetition of a cell in one of two modes tens of percent apart, in shares that change from
+    run to run: no quantile of the whole sample is comparable between runs, the fast mode is.
+    It is the values from the fastest up to the first gap of width/2 (δ/2) or more; it is told
+    when it has at least `fewest` values and spans at most 1.5 × width (a chain of slowed values
+    without gaps is no mode). No such gap and a span that small: one mode, all True."""
+    v = np.asarray(values, dtype=np.float64)
+    s = np.sort(v)
+    if len(s) < fewest:
+        return None
+    gaps = np.nonzero(np.diff(s) >= width / 2)[0]
+    k = int(gaps[0]) + 1 if len(gaps) else len(s)
+    if k < fewest or s[k - 1] - s[0] > 1.5 * width:
+        return None
+    mode: npt.NDArray[np.bool_] = v <= s[k - 1]
+    return mode

@@ -42,8 +42,11 @@ CASES = {
     "unchanged": (list(reversed(BASE)), "ok", "unchanged", 0),
     # +5% with ±3% scatter: the CI reaches both sides of δ = 5%.
     "inconclusive": ([m * 1.05 for m in medians(0.100, spread=0.06)], "ok", "inconclusive", 4),
-    # Half the processes 30% slower than the others: CV > 5%, reported, not gated.
-    "unstable": ([0.10, 0.13] * 5, "ok", "unstable", 0),
+    # Half the processes 30% slower than the others (two speed modes): judged on the fast ones.
+    "two speeds": ([0.10, 0.13] * 5, "ok", "unchanged", 0),
+    "two speeds, +10%": ([0.11, 0.143] * 5, "ok", "regressed", 1),
+    # Spread evenly over ±12%, no speed mode to compare: the CI straddles δ, not gated.
+    "unstable": ([0.093, 0.099, 0.105, 0.111, 0.117, 0.123] * 2, "ok", "unstable", 0),
     # Scattered too, but every repetition 2× slower than every baseline one: judged.
     "unstable but far": ([0.20, 0.26] * 5, "ok", "regressed", 1),
     "crashed": (None, "crashed", "error", 3),

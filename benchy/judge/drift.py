@@ -22,7 +22,7 @@ from benchy.config import Gate
 from benchy.judge.result import all_cells
 from benchy.results.read import QUANTILES
 from benchy.results.schema import IDENTITY, CellKey
-from benchy.stats import slow_limit
+from benchy.stats import fast_mode, slow_limit
 
 
 @dataclass(frozen=True)
@@ -62,10 +62,9 @@ def steady(reps: pd.DataFrame, gate: Gate) -> pd.DataFrame:
         dev = np.full(len(logv), np.nan)
         for idx in cells:
             v = logv[idx]
-            limit = slow_limit(v, floor)
-            if limit is None:  # half or more slowed: which ran at the machine's speed is unknown
+            usual = _usual(v, floor)
+            if usual is None:  # which ran at the machine's speed is unknown
                 continue
-            usual = v < limit
             dev[idx[usual]] = v[usual] - np.median(v[usual])
         for tidx in targets:
             for r in np.unique(rounds[tidx]):
@@ -75,6 +74,16 @@ def steady(reps: pd.DataFrame, gate: Gate) -> pd.DataFrame:
                     logv[ridx] -= np.median(d)
         out[metric] = np.exp(logv)
     return out
+
+
+def _usual(v: np.ndarray, floor: float) -> np.ndarray | None:
+    """The values that ran at the machine's speed: a fast speed mode if the cell shows one
+    (`stats.fast_mode`), else those below its slowed fringe (`stats.slow_limit`)."""
+    mode = fast_mode(v, floor)
+    if mode is not None:
+        return mode
+    limit = slow_limit(v, floor)
+    return None if limit is None else v < limit
 
 
 def median_drift(

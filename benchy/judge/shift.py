@@ -3,17 +3,20 @@ between two runs: one test per cell × metric, all of them one Holm family.
 
 Per test (`Pair`), on the test scale (log for latency, MiB or mJ otherwise):
 
-1. Slowed repetitions set aside (latency only). On a shared machine a worker process either runs
-   at the machine's speed or is slowed by other load for much of its window: measured on this
-   2-core VM under load, a third of the processes of every cell landed 20–90% slower while the
-   others agreed within ±1%. Other load only ever slows a process, so on each side the values
-   farther above its lower quartile than δ plus 3 scaled MADs of its lower half
-   (`stats.slow_limit`) are set aside and named. Both sides follow the same rule, each on its own
-   values (so a shift of any size moves the cut with it); when the rule cannot apply to a side —
-   half or more of its values would go — neither side is cut, so the two are never cut
-   differently.
+1. Speed modes and slowed repetitions (latency only; modes.py). On a machine that runs worker
+   processes at one of a few speeds, each side's fast mode is compared, by Welch's t on its few
+   close values with their variance moderated by the fast modes of the cells measured alike
+   (`welch.Prior`, Smyth's moderated t: 3 values alone give 2 degrees of freedom, useless at
+   Holm's level); cells whose speeds cannot be matched are `unstable` with the reason.
+   Otherwise a worker process either runs at the machine's speed or is slowed by other load
+   (measured on this VM under load: a third of the processes of every cell 20–90% slower, the
+   others within ±1%); other load only ever slows, so on each side the values farther above
+   its lower quartile than δ plus 3 scaled MADs of its lower half (`stats.slow_limit`) are set
+   aside and named — each side on its own values, or neither side when half or more of one
+   side's values would go.
 2. The run-wide drift (drift.py) taken out of the candidate's values.
-3. Hodges–Lehmann shift with the Mann–Whitney CI (exact below 60 values per side); one-sided
+3. Hodges–Lehmann shift with the Mann–Whitney CI (exact below 60 values per side; Welch's t
+   for fast modes, step 1); one-sided
    p-values against +δ (worse) and −δ (better), divided by the share of α of the look the cell
    was judged at (sequential.py).
 4. Scatter, robust: the scaled MAD of each side's compared values; repetitions farther from
@@ -38,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 from benchy.config import Gate
+from benchy.judge.modes import Speeds, match, shared_speed
 from benchy.judge.result import Result, with_
 from benchy.judge.sequential import Looks
 from benchy.results.schema import CellKey
@@ -49,9 +53,9 @@ from benchy.stats import (
     outliers,
     robust_scatter,
     shift_ci_depth,
-    slow_limit,
     z_value,
 )
+from benchy.welch import Prior, pooled, welch_p_above, welch_shift
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -87,14 +91,19 @@ class Pair:
     offset: float = 0.0  # run-wide drift taken out of y
     _kept: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] = field(init=False, repr=False)
     _centre: float = field(init=False, repr=False)  # the baseline's median
+    prior: Prior | None = None  # the other cells' fast-mode scatter (moderated t)
+    modes: bool = field(init=False, default=False)  # fast speed modes compared (Welch's t)
+    matched: bool = field(init=False, default=False)  # both sides at one known speed (or mode)
+    unmatched: str = field(init=False, default="")  # why the two sides' speeds cannot be matched
+    lacking: str = field(init=False, default="")  # ... and which side lacks a fast mode
 
     def __post_init__(self) -> None:
         every = np.ones(len(self.x), bool), np.ones(len(self.y), bool)
-        if self.scale.trim:
-            lx, ly = slow_limit(self.x, self.up), slow_limit(self.y, self.up)
-            if lx is not None and ly is not None:
-                every = self.x < lx, self.y < ly
-        object.__setattr__(self, "_kept", every)
+        trim = self.scale.trim
+        speeds = match(self.x, self.y, self.up, self.cell.threads) if trim else Speeds(every)
+        for name in ("modes", "matched", "unmatched", "lacking"):
+            object.__setattr__(self, name, getattr(speeds, name))
+        object.__setattr__(self, "_kept", speeds.kept)
         object.__setattr__(self, "_centre", float(np.median(self.x)))
 
     def kept(self) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
@@ -104,6 +113,21 @@ class Pair:
     def compared(self) -> tuple[Floats, Floats]:
         kx, ky = self.kept()
         return self.x[kx], self.y[ky] - self.offset
+
+    def shift(self, confidence: float) -> Shift:
+        """The shift of the compared values with its CI: Hodges–Lehmann and Mann–Whitney, or
+        for fast speed modes (a few values that agree closely) Welch's t."""
+        x, y = self.compared()
+        if self.modes:
+            return welch_shift(x, y, confidence, self.prior)
+        return hodges_lehmann(x, y, confidence)
+
+    def p_above(self, up: float, down: float) -> tuple[float, float]:
+        """One-sided p-values of "worse by at most `up`" and "better by at most `down`"."""
+        x, y = self.compared()
+        if self.modes:
+            return welch_p_above(x, y, up, self.prior), welch_p_above(y, x, down, self.prior)
+        return mwu_p_above(x, y, up), mwu_p_above(y, x, down)
 
     @property
     def raw(self) -> float:
@@ -134,11 +158,17 @@ class _Test:
 
 def judge_pairs(pairs: list[Pair], gate: Gate, looks: Looks) -> list[Result]:
     """Every pair's verdict, in order; Holm across the ones that could be tested."""
-    tests = [_prepare(p, gate, looks) for p in pairs]
+    pairs = with_priors(pairs)
+    moded: dict[tuple[str, str], int] = {}
+    for pair in pairs:
+        if pair.modes or pair.unmatched:
+            key = (pair.cell.target, pair.metric)
+            moded[key] = moded.get(key, 0) + 1
+    tests = [_prepare(q, gate, looks, moded.get((q.cell.target, q.metric), 0)) for q in pairs]
     margins = between_runs(tests, gate)
     for t in tests:
         if t.hl is not None:
-            _test(t, margins.get((t.pair.cell.target, t.pair.metric), 0.0))
+            _test(t, margins.get(_group(t.pair), 0.0))
     family = [t for t in tests if t.tested]
     alpha = (1 - gate.confidence) / 2  # the CI's one-sided tail
     pvalues = [min(1.0, min(t.p_up, t.p_down) / t.weight) for t in family]
@@ -149,21 +179,47 @@ def judge_pairs(pairs: list[Pair], gate: Gate, looks: Looks) -> list[Result]:
     return [t.result for t in tests]
 
 
-def between_runs(tests: list[_Test], gate: Gate) -> dict[tuple[str, str], float]:
-    """Per target and metric, the margin for how much cells move between two runs on their own
+def _group(p: Pair) -> tuple[str, str, int]:
+    """Cells measured alike: one target, metric and thread count (2-thread cells scatter and
+    move between runs more than 1-thread ones on a 2-core machine)."""
+    return p.cell.target, p.metric, p.cell.threads
+
+
+PRIOR_DF = 4.0
+"""d0 of the moderated t: how many degrees of freedom the other cells' scatter counts for."""
+
+
+def with_priors(pairs: list[Pair]) -> list[Pair]:
+    """Pairs compared by their fast modes, each given the pooled scatter of the fast modes of
+    the cells measured like it (same target, metric and threads), both sides."""
+    groups: dict[tuple[str, str, int], list[Floats]] = {}
+    for p in pairs:
+        if p.modes:
+            group = groups.setdefault(_group(p), [])
+            group.extend(p.compared())
+    priors = {k: pooled(v, PRIOR_DF) for k, v in groups.items()}
+    return [replace(p, prior=priors[_group(p)]) if p.modes else p for p in pairs]
+
+
+def between_runs(tests: list[_Test], gate: Gate) -> dict[tuple[str, str, int], float]:
+    """Per target, metric and thread count, the margin for how much cells move between two runs
+    on their own
     (a run × cell interaction: on a loaded machine cells drift apart between two runs, and no
     within-run CI sees it). Estimated like a random effect in a meta-analysis (DerSimonian–Laird,
-    made robust): the scaled MAD of the shifts of the cells whose model did not change, less
+    made robust): the scaled MAD of the shifts of the cells whose model did not change (and
+    whose own CI is within ±δ: a cell that cannot be placed to δ says nothing of this), less
     the part their own CIs explain (the median squared standard error, from each CI's width); the
     margin is z × that (z of the gate's confidence), added to δ in every test of that metric and
     to both ends of its CI. Robust, so that one cell's own change does not widen every CI (the
     price: a few cells moving on their own are not caught by it). Needs `drift_min_cells` such
     cells (as the drift does); 0 otherwise."""
     z = z_value(gate.confidence)
-    groups: dict[tuple[str, str], list[Shift]] = {}
+    groups: dict[tuple[str, str, int], list[Shift]] = {}
     for t in tests:
-        if t.hl is not None and not t.pair.model_changed and math.isfinite(t.hl.low):
-            groups.setdefault((t.pair.cell.target, t.pair.metric), []).append(t.hl)
+        if t.hl is None or t.pair.model_changed or not math.isfinite(t.hl.low):
+            continue
+        if (t.hl.high - t.hl.low) / 2 <= t.pair.up:  # precise enough to show how cells move
+            groups.setdefault(_group(t.pair), []).append(t.hl)
     out = {}
     for key, shifts in groups.items():
         if len(shifts) < gate.drift_min_cells:
@@ -182,24 +238,43 @@ def fewest_repetitions(confidence: float) -> int:
     return r
 
 
-def _prepare(p: Pair, gate: Gate, looks: Looks) -> _Test:
+def _prepare(p: Pair, gate: Gate, looks: Looks, moded: int) -> _Test:
+    """The test of one pair; `moded`: cells of its target and metric showing speed modes."""
     x, y = p.compared()
     result = Result(
         p.cell, p.metric, "inconclusive", p.base, p.new, delta=p.relative(p.up),
         confidence=gate.confidence, context=p.context, repetitions=(len(p.x), len(p.y)),
     )  # fmt: skip
     named = "; ".join(filter(None, [_set_aside(p), _outliers(p)]))
-    if shift_ci_depth(len(x), len(y), gate.confidence) == 0:
+    if p.unmatched:
+        note = f"{p.unmatched}: not gated"
+        return _Test(p, with_(result, verdict="unstable", note=note, lacking=p.lacking))
+    if moded and p.scale.trim and not p.matched:
+        why = (f"speed modes on this target ({moded} cells), none told apart in this cell's "
+               "repetitions (no 3 within δ/2 of each other at its fastest): not gated")  # fmt: skip
+        note = "; ".join(filter(None, [why, named]))
+        return _Test(p, with_(result, verdict="unstable", note=note))
+    if not p.modes and shift_ci_depth(len(x), len(y), gate.confidence) == 0:
         need = fewest_repetitions(gate.confidence)
         few = f"{len(x)} vs {len(y)} repetitions are too few for a {gate.confidence:.0%} CI"
         note = "; ".join(filter(None, [f"{few} (need ≥ {need} each)", named]))
         if len(x) < len(p.x) or len(y) < len(p.y):  # the machine slowed the others
             return _Test(p, with_(result, verdict="unstable", note=f"{note}: not gated"))
         return _Test(p, with_(result, note=note))
-    hl = hodges_lehmann(x, y, gate.confidence)
+    hl = p.shift(gate.confidence)
     result = with_(result, shift=p.relative(hl.estimate), note=named,
                    raw=p.relative(p.raw) if p.offset else None)  # fmt: skip
+    shared = _shared_speed(p, hl.estimate)
+    if shared:
+        note, lacking = f"{named}; {shared}: not gated", "new" if hl.estimate > 0 else "base"
+        return _Test(p, with_(result, verdict="unstable", note=note, lacking=lacking))
     return _Test(p, result, hl, weight=looks.weight(len(p.y)), scatter=_scatter(p, x, y))
+
+
+def _shared_speed(p: Pair, shift: float) -> str:
+    if not p.modes:
+        return ""
+    return shared_speed(p.x, p.y - p.offset, p.kept(), (p.rounds_x, p.rounds_y), p.up, shift)
 
 
 def _test(t: _Test, margin: float) -> None:
@@ -218,8 +293,7 @@ def _test(t: _Test, margin: float) -> None:
         why = "≥ δ: this metric cannot be compared between these runs; not gated"
         t.result = with_(result, verdict="unstable", note=f"{note} {why}")
         return
-    x, y = p.compared()
-    t.p_up, t.p_down = mwu_p_above(x, y, p.up + margin), mwu_p_above(y, x, p.down + margin)
+    t.p_up, t.p_down = p.p_above(p.up + margin, p.down + margin)
     t.result, t.tested = result, True
 
 
@@ -255,6 +329,11 @@ def _set_aside(p: Pair) -> str:
         order = np.argsort(values[~kept])
         far = [_far(p, float(v) - centre) for v in values[~kept][order]]
         parts.append(_listed(name, rounds[~kept][order], far))
+    if p.modes:
+        (kx, ky), m, n = p.kept(), len(p.x), len(p.y)
+        modes = (f"speed modes: the fast one compared by Welch's t (base {kx.sum()} of {m}, "
+                 f"new {ky.sum()} of {n} repetitions)")  # fmt: skip
+        return f"{modes}; slower, set aside: {'; '.join(parts)}"
     return f"slowed by other load, set aside: {'; '.join(parts)}" if parts else ""
 
 
@@ -303,8 +382,7 @@ def _mde(t: _Test, tail: float) -> float:
     """δ (plus the between-run margin) plus how far below the estimate the CI reaches at Holm's
     first-step level: a shift of this size or more, seen with this scatter, would have been
     `regressed`."""
-    x, y = t.pair.compared()
-    level = hodges_lehmann(x, y, 1 - 2 * tail)
+    level = t.pair.shift(1 - 2 * tail)
     if not math.isfinite(level.low):
         return math.inf
     return t.pair.relative(t.pair.up + t.margin + level.estimate - level.low)

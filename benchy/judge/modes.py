@@ -1,0 +1,95 @@
+"""Speed modes: which repetitions of a cell two runs can compare (shift.py, step 1).
+
+Some machines run a worker process at one of a few speeds: this VM, on some days, at two ~45%
+apart in shares that change from run to run, and a 2-thread cell at three (both threads fast,
+one, none). Each side's fast mode (`stats.fast_mode`) is what is compared then; without speed
+modes, the values a side's slowed fringe (`stats.slow_limit`) leaves. Where the sides' speeds
+cannot be matched, the reason says why and the cell is not gated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from benchy.stats import fast_mode, slow_limit
+
+Mask = npt.NDArray[np.bool_]
+MAX_NAMED = 4  # rounds named in a note
+
+
+@dataclass(frozen=True)
+class Speeds:
+    kept: tuple[Mask, Mask]  # the values compared on each side
+    modes: bool = False  # fast modes compared (Welch's t)
+    matched: bool = False  # both sides at one known speed, or their fast modes
+    unmatched: str = ""  # why the two sides' speeds cannot be matched
+    lacking: str = ""  # ... and which side lacks a fast mode
+
+
+def _two(mode: Mask | None) -> bool:
+    """A fast mode that is not the whole sample: the sample shows two speeds."""
+    return mode is not None and not mode.all()
+
+
+def match(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], up: float, threads: int = 1
+) -> Speeds:
+    """What to compare of two samples of one cell (log values; δ = up). A cell of k threads is
+    at its fastest only when all k are (a share p^k of its processes), and when a run got none
+    its middle speed looks fastest: measured here, 2-thread cells' fastest modes differed
+    between runs by up to 46% with 3–6 values each. So a multi-threaded cell's fast mode must
+    hold at least half of each side's repetitions."""
+    fx, fy = (fast_mode(v, up, _fewest(len(v), threads)) for v in (x, y))
+    matched = fx is not None and fy is not None
+    if fx is not None and fy is not None and (_two(fx) or _two(fy)):
+        return Speeds((fx, fy), modes=True, matched=True)
+    every = np.ones(len(x), bool), np.ones(len(y), bool)
+    if _two(fx) or _two(fy):
+        has, lacks, f = ("base", "new", fx) if _two(fx) else ("new", "base", fy)
+        assert f is not None
+        fewest = _fewest(len(y) if lacks == "new" else len(x), threads)
+        why = (f"speed modes: {has} has a fast one ({f.sum()} of {len(f)} repetitions), "
+               f"{lacks} none that can be told (< {fewest} repetitions at one speed)")  # fmt: skip
+        return Speeds(every, unmatched=why, lacking=lacks)
+    lx, ly = slow_limit(x, up), slow_limit(y, up)
+    if lx is not None and ly is not None:
+        return Speeds((x < lx, y < ly), matched=matched)
+    return Speeds(every, matched=matched)
+
+
+def _fewest(n: int, threads: int) -> int:
+    return 3 if threads <= 1 else max(3, math.ceil(n / 2))
+
+
+def shared_speed(
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    kept: tuple[Mask, Mask],
+    rounds: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+    up: float,
+    shift: float,
+) -> str:
+    """Why fast modes farther apart than δ may be two speeds of the machine rather than a
+    change, or "": the slower side's fast mode lies among the speeds the other side's slower
+    repetitions ran at (from δ below the slowest's fastest to δ above its slowest). A run whose
+    processes never got the fast speed shows a slower one as its fastest; when that is one the
+    other run also ran at, a change and a speed never got look alike."""
+    if abs(shift) <= up:
+        return ""
+    (kx, ky), (rx, ry) = kept, rounds
+    slower, other, name, named = (y[ky], x[~kx], "base", rx[~kx]) if shift > 0 else (
+        x[kx], y[~ky], "new", ry[~ky])  # fmt: skip
+    if len(other) == 0:
+        return ""
+    level = float(np.mean(slower))
+    if not other.min() - up <= level <= other.max() + up:
+        return ""
+    near = np.argsort(np.abs(other - level))[:MAX_NAMED]
+    which = ", ".join(str(int(r)) for r in sorted(named[near]))
+    return (f"the {'new' if shift > 0 else 'base'} side's fastest speed is among those {name}'s "
+            f"slower repetitions ran at (rounds {which}): a change or a speed it never got "
+            "cannot be told")  # fmt: skip
