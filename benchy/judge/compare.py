@@ -21,7 +21,7 @@ from benchy.config import Gate
 from benchy.judge import latency, memory
 from benchy.judge.accuracy import compare_accuracy
 from benchy.judge.differences import MOVES_EVERY_CELL, Difference, differences, model_changed
-from benchy.judge.drift import Drift, steady
+from benchy.judge.drift import Drift, steady, steady_memory
 from benchy.judge.energy import compare_energy
 from benchy.judge.instructions import METRIC as INSTRUCTIONS_METRIC
 from benchy.judge.instructions import compare_instructions
@@ -82,7 +82,7 @@ def compare_runs(base: StoredRun, new: StoredRun, gate: Gate) -> Comparison:
     base_rows = {k: r for k, r in base.records().items() if k.target in targets}
     new_rows = new.records()
     reps_base, reps_new = _reps_by_cell(base, gate), _reps_by_cell(new, gate)
-    figures_base, figures_new = _by_cell(base.figures()), _by_cell(new.figures())
+    figures_base, figures_new = (_by_cell(steady_memory(r.figures(), gate)) for r in (base, new))
     items: list[Item] = []
     for key in [*new_rows, *(k for k in base_rows if k not in new_rows)]:
         b, n = base_rows.get(key), new_rows.get(key)

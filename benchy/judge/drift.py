@@ -21,7 +21,7 @@ import pandas as pd
 from benchy.config import Gate
 from benchy.judge.result import all_cells
 from benchy.results.read import QUANTILES
-from benchy.results.schema import IDENTITY, CellKey
+from benchy.results.schema import IDENTITY, MODEL_MEMORY, PEAK_RSS, CellKey
 from benchy.stats import fast_mode, slow_limit
 
 
@@ -73,6 +73,39 @@ def steady(reps: pd.DataFrame, gate: Gate) -> pd.DataFrame:
                 if len(d) >= gate.drift_min_cells:
                     logv[ridx] -= np.median(d)
         out[metric] = np.exp(logv)
+    return out
+
+
+MEMORY_FIGURES = (PEAK_RSS, MODEL_MEMORY)
+
+
+def steady_memory(figures: pd.DataFrame, gate: Gate) -> pd.DataFrame:
+    """Take a run's round trend out of its per-repetition memory: on this VM a run's first
+    rounds peak 1–2 MiB lower than its later ones, every cell alike (the machine warming up,
+    not the cells). As for latency, the median over the cells of each cell's deviation from its
+    own median in round k is subtracted from round k (MiB), in rounds with `drift_min_cells`
+    cells."""
+    if not gate.drift_correction or figures.empty:
+        return figures
+    out = figures.copy()
+    cells = figures.groupby(list(IDENTITY), sort=False, observed=True).indices.values()
+    rounds = figures["repetition"].to_numpy()
+    targets = figures.groupby("target", sort=False, observed=True).indices.values()
+    for column in MEMORY_FIGURES:
+        if column not in figures:
+            continue
+        v = figures[column].to_numpy(np.float64, na_value=np.nan).copy()
+        dev = np.full(len(v), np.nan)
+        for idx in cells:
+            if not np.isnan(v[idx]).all():
+                dev[idx] = v[idx] - np.nanmedian(v[idx])
+        for tidx in targets:
+            for r in np.unique(rounds[tidx]):
+                ridx = tidx[rounds[tidx] == r]
+                d = dev[ridx][~np.isnan(dev[ridx])]
+                if len(d) >= gate.drift_min_cells:
+                    v[ridx] -= np.median(d)
+        out[column] = v
     return out
 
 

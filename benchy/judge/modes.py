@@ -86,7 +86,7 @@ def shared_speed(
     if len(other) == 0:
         return ""
     level = float(np.mean(slower))
-    if not other.min() - up <= level <= other.max() + up:
+    if not other.min() - up / 2 <= level <= other.max() + up / 2:
         return ""
     near = np.argsort(np.abs(other - level))[:MAX_NAMED]
     which = ", ".join(str(int(r)) for r in sorted(named[near]))
