@@ -54,8 +54,8 @@ def promising(result: Result, looks: Looks, base_grows: bool) -> bool:
         return True
     if result.verdict != "unstable" or result.repetitions is None or not looks.adaptive:
         return False
-    if result.lacking == "base" and not base_grows:  # a stored baseline short of a fast mode
-        return False
+    if result.lacking in ("base", "both") and not base_grows:  # a stored baseline short of
+        return False  # repetitions at a matched speed: more of the candidate's cannot help
     if result.low is None or result.high is None or result.shift is None or result.delta is None:
         return True  # too few repetitions for a CI: more may give one
     if not (math.isfinite(result.low) and math.isfinite(result.high)):

@@ -64,7 +64,7 @@ class Result:
     raw: float | None = None  # the shift before the run-wide drift was taken out
     mde: float | None = None  # minimum detectable effect, in the unit of `shift` (judge/shift.py)
     repetitions: tuple[int, int] | None = None  # per-repetition values compared: base, new
-    lacking: str = ""  # "base" or "new": the side short of repetitions at a matched speed
+    lacking: str = ""  # "base", "new" or "both": short of repetitions at a matched speed
 
     @property
     def title(self) -> str:
