@@ -305,16 +305,22 @@ def fast_mode(values: npt.ArrayLike, width: float, fewest: int = 3) -> npt.NDArr
     Some machines (a VM whose host runs a worker process at one of two speeds) put every
     repetition of a cell in one of two modes tens of percent apart, in shares that change from
     run to run: no quantile of the whole sample is comparable between runs, the fast mode is.
-    It is the values from the fastest up to the first gap of width/2 (δ/2) or more; it is told
-    when it has at least `fewest` values and spans at most 1.5 × width (a chain of slowed values
-    without gaps is no mode). No such gap and a span that small: one mode, all True."""
+    It is the values from the fastest up to the first gap of width/2 (δ/2) or more after the
+    first `fewest` values, twice as wide as any step inside; it is told when it spans at most
+    1.5 × width (a chain of slowed values without such a gap is no mode). No such gap and a
+    span that small: one mode, all True."""
     v = np.asarray(values, dtype=np.float64)
     s = np.sort(v)
     if len(s) < fewest:
         return None
-    gaps = np.nonzero(np.diff(s) >= width / 2)[0]
+    # The first gap after `fewest` values: a fast mode with a step inside it (1.00, 1.004 |
+    # 1.04 … 1.053, measured) is one mode; the span bounds how far that reaches.
+    steps = np.diff(s)
+    gaps = np.nonzero(steps[fewest - 1 :] >= width / 2)[0] + fewest - 1
     k = int(gaps[0]) + 1 if len(gaps) else len(s)
     if k < fewest or s[k - 1] - s[0] > 1.5 * width:
+        return None
+    if k < len(s) and steps[k - 1] < 2 * steps[: k - 1].max():  # no wider than the steps inside
         return None
     mode: npt.NDArray[np.bool_] = v <= s[k - 1]
     return mode

@@ -61,6 +61,10 @@ def match(
     return Speeds(every, matched=matched)
 
 
+def _spread(v: npt.NDArray[np.float64]) -> float:
+    return float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+
+
 def _fewest(n: int, threads: int) -> int:
     return 3 if threads <= 1 else max(3, math.ceil(n / 2))
 
@@ -74,22 +78,28 @@ def shared_speed(
     shift: float,
 ) -> str:
     """Why fast modes farther apart than δ may be two speeds of the machine rather than a
-    change, or "": the slower side's fast mode lies among the speeds the other side's slower
-    repetitions ran at (from δ below the slowest's fastest to δ above its slowest). A run whose
+    change, or "": the slower side's fast mode is a speed the other side's slower repetitions
+    ran at — 2 of them within δ/2 of it, or it lies among 3 or more of them (within δ/2 of
+    their range); one or two slowed repetitions near it are load, not a speed — and the slower
+    side's mode scatters more than twice as much as the faster one's: a real fast mode shifted
+    by a change is as tight as the one it is compared with (±0.5–1% here), a slow speed taken
+    for it is not (±3–5%). A run whose
     processes never got the fast speed shows a slower one as its fastest; when that is one the
     other run also ran at, a change and a speed never got look alike."""
     if abs(shift) <= up:
         return ""
     (kx, ky), (rx, ry) = kept, rounds
-    slower, other, name, named = (y[ky], x[~kx], "base", rx[~kx]) if shift > 0 else (
-        x[kx], y[~ky], "new", ry[~ky])  # fmt: skip
-    if len(other) == 0:
+    slower, faster, other, name, named = (y[ky], x[kx], x[~kx], "base", rx[~kx]) if shift > 0 else (
+        x[kx], y[ky], y[~ky], "new", ry[~ky])  # fmt: skip
+    if len(other) == 0 or _spread(slower) <= 2 * max(_spread(faster), 0.002):
         return ""
     level = float(np.mean(slower))
-    if not other.min() - up / 2 <= level <= other.max() + up / 2:
+    near = np.abs(other - level) < up / 2
+    among = len(other) >= 3 and other.min() - up / 2 <= level <= other.max() + up / 2
+    if int(near.sum()) < 2 and not among:
         return ""
-    near = np.argsort(np.abs(other - level))[:MAX_NAMED]
-    which = ", ".join(str(int(r)) for r in sorted(named[near]))
+    closest = np.argsort(np.abs(other - level))[:MAX_NAMED]
+    which = ", ".join(str(int(r)) for r in sorted(named[closest]))
     return (f"the {'new' if shift > 0 else 'base'} side's fastest speed is among those {name}'s "
             f"slower repetitions ran at (rounds {which}): a change or a speed it never got "
             "cannot be told")  # fmt: skip
