@@ -76,14 +76,15 @@ def shared_speed(
     rounds: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
     up: float,
     shift: float,
+    threads: int = 1,
 ) -> str:
     """Why fast modes farther apart than δ may be two speeds of the machine rather than a
     change, or "": the slower side's fast mode is a speed the other side's slower repetitions
-    ran at — 2 of them within δ/2 of it, or it lies among 3 or more of them (within δ/2 of
-    their range); one or two slowed repetitions near it are load, not a speed — and the slower
-    side's mode scatters more than twice as much as the faster one's: a real fast mode shifted
-    by a change is as tight as the one it is compared with (±0.5–1% here), a slow speed taken
-    for it is not (±3–5%). A run whose
+    ran at — one of them within δ/2 of it, or it lies among 3 or more of them (within δ/2 of
+    their range) — and either the cell runs several threads (whose middle speeds are tight) or
+    the slower side's mode scatters more than twice as much as the faster one's: a real fast
+    mode shifted by a change is as tight as the one it is compared with (±0.5–1% here), a slow
+    speed taken for it is not (±3–5%); slowed repetitions near a tight mode are load. A run whose
     processes never got the fast speed shows a slower one as its fastest; when that is one the
     other run also ran at, a change and a speed never got look alike."""
     if abs(shift) <= up:
@@ -91,12 +92,15 @@ def shared_speed(
     (kx, ky), (rx, ry) = kept, rounds
     slower, faster, other, name, named = (y[ky], x[kx], x[~kx], "base", rx[~kx]) if shift > 0 else (
         x[kx], y[ky], y[~ky], "new", ry[~ky])  # fmt: skip
-    if len(other) == 0 or _spread(slower) <= 2 * max(_spread(faster), 0.002):
+    # A 2-thread cell's middle speed (one thread fast) is as tight as its fastest; a 1-thread
+    # cell's slow speed here scatters ±3–5% against ±0.5–1% for its fast one.
+    wide = _spread(slower) > 2 * max(_spread(faster), 0.002)
+    if len(other) == 0 or not (wide or threads > 1):
         return ""
     level = float(np.mean(slower))
     near = np.abs(other - level) < up / 2
     among = len(other) >= 3 and other.min() - up / 2 <= level <= other.max() + up / 2
-    if int(near.sum()) < 2 and not among:
+    if not near.any() and not among:
         return ""
     closest = np.argsort(np.abs(other - level))[:MAX_NAMED]
     which = ", ".join(str(int(r)) for r in sorted(named[closest]))

@@ -274,7 +274,8 @@ def _prepare(p: Pair, gate: Gate, looks: Looks, moded: int) -> _Test:
 def _shared_speed(p: Pair, shift: float) -> str:
     if not p.modes:
         return ""
-    return shared_speed(p.x, p.y - p.offset, p.kept(), (p.rounds_x, p.rounds_y), p.up, shift)
+    rounds = (p.rounds_x, p.rounds_y)
+    return shared_speed(p.x, p.y - p.offset, p.kept(), rounds, p.up, shift, p.cell.threads)
 
 
 def _test(t: _Test, margin: float) -> None:
