@@ -251,7 +251,7 @@ def _prepare(p: Pair, gate: Gate, looks: Looks, moded: int) -> _Test:
         return _Test(p, with_(result, verdict="unstable", note=note, lacking=p.lacking))
     if moded and p.scale.trim and not p.matched:
         why = (f"speed modes on this target ({moded} cells), none told apart in this cell's "
-               "repetitions (no 3 within δ/2 of each other at its fastest): not gated")  # fmt: skip
+               "repetitions (too few at its fastest, or no gap above them): not gated")  # fmt: skip
         note = "; ".join(filter(None, [why, named]))
         return _Test(p, with_(result, verdict="unstable", note=note, lacking="both"))
     if not p.modes and shift_ci_depth(len(x), len(y), gate.confidence) == 0:
