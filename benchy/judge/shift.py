@@ -203,16 +203,15 @@ def with_priors(pairs: list[Pair]) -> list[Pair]:
 
 def between_runs(tests: list[_Test], gate: Gate) -> dict[tuple[str, str, int], float]:
     """Per target, metric and thread count, the margin for how much cells move between two runs
-    on their own
-    (a run × cell interaction: on a loaded machine cells drift apart between two runs, and no
-    within-run CI sees it). Estimated like a random effect in a meta-analysis (DerSimonian–Laird,
-    made robust): the scaled MAD of the shifts of the cells whose model did not change (and
-    whose own CI is within ±δ: a cell that cannot be placed to δ says nothing of this), less
-    the part their own CIs explain (the median squared standard error, from each CI's width); the
-    margin is z × that (z of the gate's confidence), added to δ in every test of that metric and
-    to both ends of its CI. Robust, so that one cell's own change does not widen every CI (the
-    price: a few cells moving on their own are not caught by it). Needs `drift_min_cells` such
-    cells (as the drift does); 0 otherwise."""
+    on their own (a run × cell interaction: on a loaded machine cells drift apart between two
+    runs, and no within-run CI sees it). Estimated like a random effect in a meta-analysis
+    (DerSimonian–Laird, made robust): the scaled MAD of the shifts of the cells whose model did
+    not change (and whose own CI is within ±δ: a cell that cannot be placed to δ says nothing of
+    this), less the part their own CIs explain (the median squared standard error, from each
+    CI's width); the margin is z × that (z of the gate's confidence), added to δ in every test
+    of that metric and to both ends of its CI. Robust, so that one cell's own change does not
+    widen every CI (the price: a few cells moving on their own are not caught by it). Needs
+    `drift_min_cells` such cells (as the drift does); 0 otherwise."""
     z = z_value(gate.confidence)
     groups: dict[tuple[str, str, int], list[Shift]] = {}
     for t in tests:
