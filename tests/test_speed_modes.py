@@ -137,18 +137,26 @@ def test_a_slower_speed_is_not_taken_for_a_change() -> None:
 
 def test_a_side_without_a_fast_mode_is_not_compared_with_one() -> None:
     """Base: 5 processes fast, 7 slow; new: 1 fast, 11 slow (a run that rarely got the fast
-    speed). Comparing base's fast with new's slow would cry wolf: `unstable`, new short, and
-    more repetitions of a stored baseline's cell cannot help, of the candidate's can."""
+    speed), on a target whose cells show speed modes. Comparing base's fast with new's slow
+    would cry wolf: `unstable`, new short, and more repetitions of a stored baseline's cell
+    cannot help, of the candidate's can. On a target where this one cell looks bimodal, it is a
+    slowed fringe and compared as one."""
     from benchy.adaptive import promising
 
     base = np.log([1.0, 1.002, 1.004, 1.005, 1.007, 1.35, 1.4, 1.45, 1.5, 1.55, 1.6, 1.65])
     new = np.log([1.001, 1.32, 1.37, 1.42, 1.44, 1.47, 1.5, 1.53, 1.58, 1.62, 1.66, 1.7])
-    (r,) = judge_pairs([_pair(base, new)], Gate(), Looks.single())
+    other = _pair(base, base, 1)  # another cell of the target with two speeds
+    r, _ = judge_pairs([_pair(base, new), other], Gate(), Looks.single())
     assert r.verdict == "unstable", r.message()
     assert "base has a fast one (5 of 12 repetitions), new none" in r.note
     assert r.lacking == "new"
     looks = Looks.plan(12, 24)
     assert promising(r, looks, base_grows=False)
-    (back,) = judge_pairs([_pair(new, base)], Gate(), Looks.single())
+    back, _ = judge_pairs([_pair(new, base), other], Gate(), Looks.single())
     assert back.lacking == "base"
     assert not promising(back, looks, base_grows=False) and promising(back, looks, True)
+    # Quiet target (the other cells at one speed): a fringe, judged by the slowed-fringe rule.
+    tight = _pair(base[:5], base[:5], 1)
+    r, *_ = judge_pairs([_pair(base, new), tight, _pair(base[:5], base[:5], 2)], Gate(),
+                        Looks.single())  # fmt: skip
+    assert "none that can be told" not in r.note, r.message()

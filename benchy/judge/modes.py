@@ -48,17 +48,17 @@ def match(
     if fx is not None and fy is not None and (_two(fx) or _two(fy)):
         return Speeds((fx, fy), modes=True, matched=True)
     every = np.ones(len(x), bool), np.ones(len(y), bool)
+    lx, ly = slow_limit(x, up), slow_limit(y, up)
+    kept = (x < lx, y < ly) if lx is not None and ly is not None else every
     if _two(fx) or _two(fy):
+        # Compared as slowed fringes unless the target shows speed modes (shift.judge_pairs).
         has, lacks, f = ("base", "new", fx) if _two(fx) else ("new", "base", fy)
         assert f is not None
         fewest = _fewest(len(y) if lacks == "new" else len(x), threads)
         why = (f"speed modes: {has} has a fast one ({f.sum()} of {len(f)} repetitions), "
                f"{lacks} none that can be told (< {fewest} repetitions at one speed)")  # fmt: skip
-        return Speeds(every, unmatched=why, lacking=lacks)
-    lx, ly = slow_limit(x, up), slow_limit(y, up)
-    if lx is not None and ly is not None:
-        return Speeds((x < lx, y < ly), matched=matched)
-    return Speeds(every, matched=matched)
+        return Speeds(kept, unmatched=why, lacking=lacks)
+    return Speeds(kept, matched=matched)
 
 
 def _spread(v: npt.NDArray[np.float64]) -> float:

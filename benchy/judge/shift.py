@@ -159,11 +159,7 @@ class _Test:
 def judge_pairs(pairs: list[Pair], gate: Gate, looks: Looks) -> list[Result]:
     """Every pair's verdict, in order; Holm across the ones that could be tested."""
     pairs = with_priors(pairs)
-    moded: dict[tuple[str, str], int] = {}
-    for pair in pairs:
-        if pair.modes or pair.unmatched:
-            key = (pair.cell.target, pair.metric)
-            moded[key] = moded.get(key, 0) + 1
+    moded = _speed_modes(pairs)
     tests = [_prepare(q, gate, looks, moded.get((q.cell.target, q.metric), 0)) for q in pairs]
     margins = between_runs(tests, gate)
     for t in tests:
@@ -177,6 +173,20 @@ def judge_pairs(pairs: list[Pair], gate: Gate, looks: Looks) -> list[Result]:
         t.result = _decide(t, reject, p, len(family), gate)
         t.result = with_(t.result, mde=_mde(t, alpha * t.weight / len(family)))
     return [t.result for t in tests]
+
+
+def _speed_modes(pairs: list[Pair]) -> dict[tuple[str, str], int]:
+    """Per target and metric, how many cells show speed modes, where they are at least half of
+    its latency cells (and two): the machine has speed modes then, and a cell whose speeds
+    cannot be matched is not compared. One cell with a slow fringe that looks like a mode does
+    not make a machine's other cells unjudgeable."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for p in pairs:
+        if p.scale.trim:
+            c = counts.setdefault((p.cell.target, p.metric), [0, 0])
+            c[0] += p.modes or bool(p.unmatched)
+            c[1] += 1
+    return {k: m for k, (m, n) in counts.items() if m >= 2 and 2 * m >= n}
 
 
 def _group(p: Pair) -> tuple[str, str, int]:
@@ -238,14 +248,15 @@ def fewest_repetitions(confidence: float) -> int:
 
 
 def _prepare(p: Pair, gate: Gate, looks: Looks, moded: int) -> _Test:
-    """The test of one pair; `moded`: cells of its target and metric showing speed modes."""
+    """The test of one pair; `moded`: cells of its target and metric showing speed modes, when
+    the machine has them (0 otherwise)."""
     x, y = p.compared()
     result = Result(
         p.cell, p.metric, "inconclusive", p.base, p.new, delta=p.relative(p.up),
         confidence=gate.confidence, context=p.context, repetitions=(len(p.x), len(p.y)),
     )  # fmt: skip
     named = "; ".join(filter(None, [_set_aside(p), _outliers(p)]))
-    if p.unmatched:
+    if p.unmatched and moded:
         note = f"{p.unmatched}: not gated"
         return _Test(p, with_(result, verdict="unstable", note=note, lacking=p.lacking))
     if moded and p.scale.trim and not p.matched:
