@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -66,13 +67,7 @@ def steady(reps: pd.DataFrame, gate: Gate) -> pd.DataFrame:
             if usual is None:  # which ran at the machine's speed is unknown
                 continue
             dev[idx[usual]] = v[usual] - np.median(v[usual])
-        for tidx in targets:
-            for r in np.unique(rounds[tidx]):
-                ridx = tidx[rounds[tidx] == r]
-                d = dev[ridx][~np.isnan(dev[ridx])]
-                if len(d) >= gate.drift_min_cells:
-                    logv[ridx] -= np.median(d)
-        out[metric] = np.exp(logv)
+        out[metric] = np.exp(logv - _round_offsets(dev, rounds, targets, gate.drift_min_cells))
     return out
 
 
@@ -94,19 +89,28 @@ def steady_memory(figures: pd.DataFrame, gate: Gate) -> pd.DataFrame:
     for column in MEMORY_FIGURES:
         if column not in figures:
             continue
-        v = figures[column].to_numpy(np.float64, na_value=np.nan).copy()
+        v = figures[column].to_numpy(np.float64, na_value=np.nan)
         dev = np.full(len(v), np.nan)
         for idx in cells:
             if not np.isnan(v[idx]).all():
                 dev[idx] = v[idx] - np.nanmedian(v[idx])
-        for tidx in targets:
-            for r in np.unique(rounds[tidx]):
-                ridx = tidx[rounds[tidx] == r]
-                d = dev[ridx][~np.isnan(dev[ridx])]
-                if len(d) >= gate.drift_min_cells:
-                    v[ridx] -= np.median(d)
-        out[column] = v
+        out[column] = v - _round_offsets(dev, rounds, targets, gate.drift_min_cells)
     return out
+
+
+def _round_offsets(
+    dev: np.ndarray, rounds: np.ndarray, targets: Iterable[Any], min_cells: int
+) -> np.ndarray:
+    """Per row, its round's median deviation (`dev`, NaN for rows that do not count) over the
+    target's cells, where the round has `min_cells` counted cells; 0 elsewhere."""
+    offsets = np.zeros(len(dev))
+    for tidx in targets:
+        for r in np.unique(rounds[tidx]):
+            ridx = tidx[rounds[tidx] == r]
+            d = dev[ridx][~np.isnan(dev[ridx])]
+            if len(d) >= min_cells:
+                offsets[ridx] = np.median(d)
+    return offsets
 
 
 def _usual(v: np.ndarray, floor: float) -> np.ndarray | None:
