@@ -211,3 +211,51 @@ def test_memory_round_trend_is_taken_out_and_a_cell_of_its_own_is_not() -> None:
     assert by_cell.median()["v0"] - by_cell.median()["v1"] == pytest.approx(3.0, abs=0.1)
     assert float(frame.groupby("variant")["peak_rss_mb"].std().min()) > 0.5  # input untouched
     assert steady_memory(frame, Gate(drift_correction=False)) is frame
+
+
+def test_each_runtime_memory_offset_is_taken_out_and_a_cell_of_its_own_is_not(
+    tmp_path: Path,
+) -> None:
+    """Between two runs the cells of one runtime move alike (measured here: LiteRT cells +0.4 MiB
+    while ONNX Runtime cells −0.3 MiB). One offset per runtime leaves every cell unchanged (one
+    per target would leave ±0.35 MiB to a margin); a LiteRT cell 1.6 MiB beyond its own
+    runtime's offset is still regressed."""
+    tight = [40.0, 40.1, 39.9, 40.05, 40.0, 39.95, 40.1, 40.0, 39.9, 40.0, 40.05, 39.95]
+    names = [f"t{i}" for i in range(6)] + [f"o{i}" for i in range(6)]
+
+    def row(v: str) -> dict[str, object]:
+        return cell_row(v, runtime="tflite" if v[0] == "t" else "onnxruntime", delegate="cpu")
+
+    cells = {v: (row(v), medians(0.1, n=12)) for v in names}
+    moved = {"t": 0.4, "o": -0.3}
+    base = write_run(tmp_path / "b", cells, figures={v: {"peak_rss_mb": tight} for v in names})
+    new_figures = {
+        v: {"peak_rss_mb": [x + moved[v[0]] + (1.6 if v == "t0" else 0.0) for x in tight]}
+        for v in names
+    }
+    new = write_run(tmp_path / "n", cells, figures=new_figures)
+    c = compare_runs(StoredRun.load(base), StoredRun.load(new), Gate())
+    memory = {r.title: r for r in c.results if r.metric == "peak_memory"}
+    assert memory["local/cnn/t0 tflite/cpu ×1"].verdict == "regressed"
+    others = [r.verdict for t, r in memory.items() if "t0 " not in t and "all" not in t]
+    assert others == ["unchanged"] * 11
+    assert "local (all tflite cells)" in memory and "local (all onnxruntime cells)" in memory
+    assert "local (all cells)" not in memory  # every runtime had its own
+    assert "+0.40 MiB" in memory["local (all tflite cells)"].note
+    assert "local/onnxruntime peak_memory −0.30 MiB" in c.drift_text()
+
+
+def test_a_runtime_with_too_few_cells_takes_the_whole_targets_memory_offset() -> None:
+    from benchy.judge.drift import drift_of
+    from benchy.judge.memory import MemoryPair, memory_drift
+
+    def pair(variant: str, runtime: str, change: float) -> MemoryPair:
+        cell = CellKey("local", "cnn", variant, runtime, "cpu", 1)
+        return MemoryPair(cell, "peak_memory", 40.0, 40.0 + change, (), False)
+
+    pairs = [pair(f"t{i}", "tflite", 0.4) for i in range(6)]
+    pairs += [pair(f"o{i}", "onnxruntime", -0.3) for i in range(3)]
+    drifts = memory_drift(list(pairs), Gate())
+    assert drift_of(drifts, pairs[0].cell, "peak_memory").shift == pytest.approx(0.4)
+    whole = drift_of(drifts, pairs[-1].cell, "peak_memory")
+    assert whole.runtime == "" and whole.shift == pytest.approx(0.4) and whole.cells == 9

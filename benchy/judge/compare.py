@@ -21,7 +21,7 @@ from benchy.config import Gate
 from benchy.judge import latency, memory
 from benchy.judge.accuracy import compare_accuracy
 from benchy.judge.differences import MOVES_EVERY_CELL, Difference, differences, model_changed
-from benchy.judge.drift import Drift, steady, steady_memory
+from benchy.judge.drift import Drift, DriftKey, drift_of, steady, steady_memory
 from benchy.judge.energy import compare_energy
 from benchy.judge.instructions import METRIC as INSTRUCTIONS_METRIC
 from benchy.judge.instructions import compare_instructions
@@ -42,7 +42,7 @@ class Comparison:
     results: list[Result]
     differences: list[Difference]
     family: int = 0  # tests in the Holm family (latency, and memory/energy per repetition)
-    drifts: dict[tuple[str, str], Drift] | None = None
+    drifts: dict[DriftKey, Drift] | None = None
     looks: Looks = field(default_factory=Looks.single)
 
     def verdicts(self) -> list[str]:
@@ -56,7 +56,7 @@ class Comparison:
 
     def drift_text(self) -> str:
         applied = [d for d in (self.drifts or {}).values() if d.applied]
-        return ", ".join(f"{d.target} {d.metric} {d.text()}" for d in applied)
+        return ", ".join(f"{d.name()} {d.metric} {d.text()}" for d in applied)
 
     def summary(self) -> dict[str, Any]:
         """What run.json keeps of the comparison."""
@@ -67,7 +67,7 @@ class Comparison:
             "confidence": self.gate.confidence,
             "looks": self.looks.payload(),
             "drift": {
-                f"{d.target}/{d.metric}": d.text()
+                f"{d.name()}/{d.metric}": d.text()
                 for d in (self.drifts or {}).values()
                 if d.applied
             },
@@ -157,8 +157,8 @@ def _is_memory(item: memory.MemoryPair | Pair) -> bool:
     return item.metric in memory.MEMORY_COLUMNS
 
 
-def _drift_out(pair: Pair, drifts: dict[tuple[str, str], Drift]) -> Pair:
-    drift = drifts.get((pair.cell.target, pair.metric))
+def _drift_out(pair: Pair, drifts: dict[DriftKey, Drift]) -> Pair:
+    drift = drift_of(drifts, pair.cell, pair.metric)
     return with_offset(pair, drift.shift) if drift is not None and drift.shift else pair
 
 

@@ -33,11 +33,25 @@ class Drift:
     shift: float  # log-shift taken out of every cell (0 when not applied)
     cells: int  # cells it was estimated from
     applied: bool
+    runtime: str = ""  # the drift of one runtime's cells only ("": the whole target)
 
     def text(self) -> str:
         if self.metric in QUANTILES:
             return f"{math.expm1(self.shift) * 100:+.1f}%".replace("-", "−")
         return f"{self.shift:+.2f} MiB".replace("-", "−")
+
+    def name(self) -> str:
+        return f"{self.target}/{self.runtime}" if self.runtime else self.target
+
+
+DriftKey = tuple[str, str, str]  # target, metric, runtime ("" for the whole target)
+
+
+def drift_of(drifts: dict[DriftKey, Drift], cell: CellKey, metric: str) -> Drift | None:
+    """The drift taken out of this cell: its runtime's own where there is one, else its
+    target's."""
+    own = drifts.get((cell.target, metric, cell.runtime))
+    return own if own is not None and own.applied else drifts.get((cell.target, metric, ""))
 
 
 def steady(reps: pd.DataFrame, gate: Gate) -> pd.DataFrame:
@@ -124,43 +138,43 @@ def _usual(v: np.ndarray, floor: float) -> np.ndarray | None:
 
 
 def median_drift(
-    changes: Iterable[tuple[str, str, float, bool]], gate: Gate
-) -> dict[tuple[str, str], Drift]:
-    """(target, metric, change, model changed?) → per target and metric the median change of
-    the cells whose model did not change, applied when enough such cells exist."""
-    groups: dict[tuple[str, str], list[float]] = {}
-    for target, metric, change, model_changed in changes:
-        group = groups.setdefault((target, metric), [])
+    changes: Iterable[tuple[str, str, str, float, bool]], gate: Gate
+) -> dict[DriftKey, Drift]:
+    """(target, metric, runtime or "", change, model changed?) → per target, metric (and
+    runtime) the median change of the cells whose model did not change, applied when enough
+    such cells exist."""
+    groups: dict[DriftKey, list[float]] = {}
+    for target, metric, runtime, change, model_changed in changes:
+        group = groups.setdefault((target, metric, runtime), [])
         if not model_changed:
             group.append(change)
     out = {}
-    for (target, metric), values in groups.items():
+    for (target, metric, runtime), values in groups.items():
         applied = gate.drift_correction and len(values) >= gate.drift_min_cells
         shift = float(np.median(values)) if applied else 0.0
-        out[(target, metric)] = Drift(target, metric, shift, len(values), applied)
+        out[(target, metric, runtime)] = Drift(target, metric, shift, len(values), applied, runtime)
     return out
 
 
-def drift_verdict(beyond: bool, cells: int, changes: list[str]) -> tuple[str, str]:
+def drift_verdict(beyond: bool, drift: Drift, changes: list[str]) -> tuple[str, str]:
     """The verdict on a run-wide drift: beyond δ or not, and what else changed."""
-    basis = f"median of {cells} cells whose model did not change"
+    which = f"{drift.runtime} cell" if drift.runtime else "cell"
+    basis = f"median of {drift.cells} {which}s whose model did not change"
     if not beyond:
-        return "unchanged", f"run-wide drift ({basis}), taken out of every cell"
+        return "unchanged", f"run-wide drift ({basis}), taken out of every {which}"
     if changes:
         return "inconclusive", (
-            f"every cell moved alike ({basis}) while {', '.join(changes)} changed too: "
+            f"every {which} moved alike ({basis}) while {', '.join(changes)} changed too: "
             "machine drift cannot be told from that change; measure both sides in one job"
         )
     return "drift", (
-        f"every cell moved alike ({basis}) and nothing else differs: the machine; "
-        "taken out of every cell, not gated"
+        f"every {which} moved alike ({basis}) and nothing else differs: the machine; "
+        f"taken out of every {which}, not gated"
     )
 
 
-def applied_drifts(
-    drifts: dict[tuple[str, str], Drift],
-) -> Iterator[tuple[str, str, Drift, CellKey]]:
-    """(target, metric, drift, the all-cells pseudo cell) for each drift taken out."""
-    for (target, metric), drift in drifts.items():
+def applied_drifts(drifts: dict[DriftKey, Drift]) -> Iterator[tuple[Drift, CellKey]]:
+    """(drift, the all-cells pseudo cell) for each drift taken out."""
+    for drift in drifts.values():
         if drift.applied:
-            yield target, metric, drift, all_cells(target)
+            yield drift, all_cells(drift.target, drift.runtime)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from benchy.config import Gate
-from benchy.judge.drift import Drift, applied_drifts, drift_verdict, median_drift
+from benchy.judge.drift import Drift, DriftKey, applied_drifts, drift_verdict, median_drift
 from benchy.judge.result import Result
 from benchy.judge.shift import Pair, Scale
 from benchy.results.read import QUANTILES
@@ -78,21 +78,22 @@ def collect(
     )  # fmt: skip
 
 
-def estimate_drift(pairs: list[Pair], gate: Gate) -> dict[tuple[str, str], Drift]:
+def estimate_drift(pairs: list[Pair], gate: Gate) -> dict[DriftKey, Drift]:
     """Per target and percentile: the median raw shift of the cells whose model is unchanged."""
     # Shifts that compare like with like: both sides at one speed, or their fast modes. On a
     # machine with speed modes the others compare mixtures in run-dependent shares.
     matched = (p for p in pairs if p.matched or not p.scale.trim)
-    return median_drift(((p.cell.target, p.metric, p.raw, p.model_changed) for p in matched), gate)
+    changes = ((p.cell.target, p.metric, "", p.raw, p.model_changed) for p in matched)
+    return median_drift(changes, gate)
 
 
 def drift_results(
-    drifts: dict[tuple[str, str], Drift], gate: Gate, changes: dict[str, list[str]]
+    drifts: dict[DriftKey, Drift], gate: Gate, changes: dict[str, list[str]]
 ) -> list[Result]:
     """One result per target and percentile whose drift was taken out."""
     out = []
-    for target, metric, drift, cell in applied_drifts(drifts):
-        shift, d = math.expm1(drift.shift), delta(gate, metric)
-        verdict, note = drift_verdict(abs(shift) > d, drift.cells, changes.get(target, []))
-        out.append(Result(cell, metric, verdict, shift=shift, delta=d, note=note))
+    for drift, cell in applied_drifts(drifts):
+        shift, d = math.expm1(drift.shift), delta(gate, drift.metric)
+        verdict, note = drift_verdict(abs(shift) > d, drift, changes.get(drift.target, []))
+        out.append(Result(cell, drift.metric, verdict, shift=shift, delta=d, note=note))
     return out

@@ -1,6 +1,10 @@
 """Memory between two runs (`peak_memory`, `model_memory`), against δ = the larger of
-`memory_pct` and `memory_mb`, after the run-wide offset is taken out (the worker's own footprint
-moves every cell alike from one run to the next; see drift.py).
+`memory_pct` and `memory_mb`, after the run-wide offset is taken out (see drift.py). The offset
+is the runtime's where a runtime has `drift_min_cells` unchanged cells: most of a worker's
+footprint is its runtime's libraries and allocator, and between two runs on this VM the cells
+of one runtime move alike, by up to 0.4 MiB, while another runtime's move the other way (over
+56 pairs of runs, the spread left after one offset per target needed a margin of 0.57 MiB at
+p90; after one per runtime, 0.21 MiB).
 
 With each repetition's figure stored (repetitions.parquet) memory is judged like latency, by the
 shift test of shift.py on the MiB values (CI, Holm, minimum detectable effect). Runs stored
@@ -17,7 +21,14 @@ import numpy as np
 import pandas as pd
 
 from benchy.config import Gate
-from benchy.judge.drift import Drift, applied_drifts, drift_verdict, median_drift
+from benchy.judge.drift import (
+    Drift,
+    DriftKey,
+    applied_drifts,
+    drift_of,
+    drift_verdict,
+    median_drift,
+)
 from benchy.judge.result import Result, one_sided
 from benchy.judge.shift import Pair, Scale
 from benchy.results.schema import MODEL_MEMORY, PEAK_RSS, CellKey
@@ -76,26 +87,29 @@ def collect(
                 scale=MIB, context=context, model_changed=model_changed)  # fmt: skip
 
 
-def memory_drift(pairs: list[MemoryPair | Pair], gate: Gate) -> dict[tuple[str, str], Drift]:
-    """Per target and memory figure: the median change (MiB) of the cells whose model did not
-    change (the per-repetition shift where there is one, else the change of the point values)."""
-    return median_drift(
-        (
-            (p.cell.target, p.metric, p.raw if isinstance(p, Pair) else p.new - p.base,
-             p.model_changed)
-            for p in pairs
-        ),
-        gate,
-    )  # fmt: skip
+def memory_drift(pairs: list[MemoryPair | Pair], gate: Gate) -> dict[DriftKey, Drift]:
+    """Per target, memory figure and runtime: the median change (MiB) of the cells whose model
+    did not change (the per-repetition shift where there is one, else the change of the point
+    values); the whole target's for the runtimes with too few cells of their own."""
+    changes = [
+        (p.cell, p.metric, p.raw if isinstance(p, Pair) else p.new - p.base, p.model_changed)
+        for p in pairs
+    ]
+    own = median_drift(((c.target, m, c.runtime, v, mc) for c, m, v, mc in changes), gate)
+    out = {key: d for key, d in own.items() if d.applied}
+    short = {(c.target, m) for c, m, _, _ in changes if (c.target, m, c.runtime) not in out}
+    whole = median_drift(((c.target, m, "", v, mc) for c, m, v, mc in changes), gate)
+    return out | {key: d for key, d in whole.items() if key[:2] in short}
 
 
 def judge_memory(
-    pairs: list[MemoryPair], drifts: dict[tuple[str, str], Drift], gate: Gate
+    pairs: list[MemoryPair], drifts: dict[DriftKey, Drift], gate: Gate
 ) -> list[Result]:
     """Point values: regressed when the change beyond the run-wide offset exceeds δ."""
     out = []
     for p in pairs:
-        offset = drifts[(p.cell.target, p.metric)].shift
+        drift = drift_of(drifts, p.cell, p.metric)
+        offset = drift.shift if drift is not None else 0.0
         mb = limit(gate, p.base)
         diff = p.new - p.base - offset
         verdict = "regressed" if diff > mb else "improved" if diff < -mb else "unchanged"
@@ -110,13 +124,11 @@ def judge_memory(
 
 
 def memory_drift_results(
-    drifts: dict[tuple[str, str], Drift], gate: Gate, changes: dict[str, list[str]]
+    drifts: dict[DriftKey, Drift], gate: Gate, changes: dict[str, list[str]]
 ) -> list[Result]:
     out = []
-    for target, metric, drift, cell in applied_drifts(drifts):
-        verdict, note = drift_verdict(
-            abs(drift.shift) > gate.memory_mb, drift.cells, changes.get(target, [])
-        )
-        note = f"{drift.shift:+.2f} MiB: {note}"
-        out.append(Result(cell, metric, verdict, note=note))
+    for drift, cell in applied_drifts(drifts):
+        beyond = abs(drift.shift) > gate.memory_mb
+        verdict, note = drift_verdict(beyond, drift, changes.get(drift.target, []))
+        out.append(Result(cell, drift.metric, verdict, note=f"{drift.shift:+.2f} MiB: {note}"))
     return out

@@ -34,13 +34,17 @@ VERDICTS = (
 ALL_CELLS = "all cells"
 
 
-def all_cells(target: str) -> CellKey:
-    """The pseudo cell a run-wide result (drift of a whole target) is filed under."""
-    return CellKey(target, ALL_CELLS, "", "", "", 0)
+def all_cells(target: str, runtime: str = "") -> CellKey:
+    """The pseudo cell a run-wide result (drift of a whole target, or of its cells of one
+    runtime) is filed under."""
+    return CellKey(target, ALL_CELLS, "", runtime, "", 0)
 
 
 def whole_target_title(cell: CellKey) -> str | None:
-    return f"{cell.target} ({ALL_CELLS})" if cell.model == ALL_CELLS else None
+    if cell.model != ALL_CELLS:
+        return None
+    which = f"all {cell.runtime} cells" if cell.runtime else ALL_CELLS
+    return f"{cell.target} ({which})"
 
 
 @dataclass(frozen=True)

@@ -151,8 +151,7 @@ def print_comparison(console: Console, comparison: Comparison, show_all: bool = 
     )
     if comparison.drift_text():
         console.print(
-            f"run-wide drift taken out of every cell's latency shift: "
-            f"{plain(comparison.drift_text())}",
+            f"run-wide drift taken out of every cell's shift: {plain(comparison.drift_text())}",
             soft_wrap=True,
         )
     if comparison.differences:
