@@ -108,6 +108,9 @@ class Gate:
     # cell's p99 doubled between two runs of the same code here; README, Performance).
     metrics: tuple[str, ...] = ("p50", "peak_memory", "accuracy", "energy", "instructions")
     confidence: float = 0.99
+    # How sure `unchanged` must be: the shift's one-sided upper bound at this level within δ
+    # (an equivalence test, TOST's usual 95%); `regressed` still needs `confidence` and Holm.
+    equivalence: float = 0.95
     p50_pct: float = 5.0
     p90_pct: float = 10.0
     p99_pct: float = 10.0
@@ -256,6 +259,10 @@ def _gate(t: Table) -> Gate:
         values["max_repetitions"] = t.number("max_repetitions", integer=True, minimum=1)
     if "confidence" in values and not 0.5 <= values["confidence"] < 1:
         raise t.error("confidence", f"expected a number in [0.5, 1), got {values['confidence']:g}")
+    most = values.get("confidence", Gate.confidence)
+    if "equivalence" in values and not 0.5 <= values["equivalence"] <= most:
+        got = f"expected a number in [0.5, confidence {most:g}], got {values['equivalence']:g}"
+        raise t.error("equivalence", got)
     if "metrics" in t:
         values["metrics"] = t.str_list("metrics", choices=GATE_METRICS)
     values["inconclusive"] = t.string("inconclusive", "flag", choices=("flag", "pass"))

@@ -259,3 +259,32 @@ def test_a_runtime_with_too_few_cells_takes_the_whole_targets_memory_offset() ->
     assert drift_of(drifts, pairs[0].cell, "peak_memory").shift == pytest.approx(0.4)
     whole = drift_of(drifts, pairs[-1].cell, "peak_memory")
     assert whole.runtime == "" and whole.shift == pytest.approx(0.4) and whole.cells == 9
+
+
+def test_unchanged_needs_the_equivalence_bound_and_regressed_still_needs_99_and_holm() -> None:
+    """`unchanged` = the shift's one-sided 95% upper bound within δ (an equivalence test, as
+    TOST); a +3.5% shift whose 99% CI reaches +5.4% is unchanged at 95% and inconclusive when
+    `equivalence` asks 99%; +4% is inconclusive either way and +9% regressed either way."""
+    x = np.linspace(0.98, 1.02, 12)
+
+    def judged(factor: float, gate: Gate) -> tuple[str, str]:
+        r = judge_pairs([_pair(x, x * factor)], gate, Looks.single())[0]
+        return r.verdict, r.message()
+
+    verdict, text = judged(1.035, Gate())
+    assert verdict == "unchanged"
+    assert text.startswith("p50 +3.5% [99% CI +1.7%, +5.4%] reaches past 5%")
+    assert "95% upper bound +4.6% ≤ δ" in text
+    assert judged(1.035, Gate(equivalence=0.99))[0] == "inconclusive"
+    assert judged(1.04, Gate())[0] == "inconclusive"
+    assert judged(1.09, Gate())[0] == judged(1.09, Gate(equivalence=0.99))[0] == "regressed"
+
+
+def test_the_equivalence_bound_spends_alpha_over_looks_like_the_regression_test() -> None:
+    """A cell judged at a later look (a quarter of α there) gets a wider bound: +3.5% with 12
+    repetitions a side is unchanged at a single look, inconclusive at the second of three."""
+    x = np.linspace(0.98, 1.02, 12)
+    looks = Looks.plan(6, 24)
+    assert looks.weight(12) == 0.25
+    assert judge_pairs([_pair(x, x * 1.035)], Gate(), Looks.single())[0].verdict == "unchanged"
+    assert judge_pairs([_pair(x, x * 1.035)], Gate(), looks)[0].verdict == "inconclusive"

@@ -85,11 +85,12 @@ class Result:
             text += f" [{level}CI {_fmt(self.low, self.points)}, {_fmt(self.high, self.points)}]"
         if self.delta is not None:
             limit = f"{self.delta:.3g} points" if self.points else f"{self.delta * 100:.3g}%"
+            past = self.verdict == "unchanged" and (self.high or 0) > self.delta
             text += {
                 "regressed": f" > {limit}",
                 "improved": f" < −{limit}",
                 "inconclusive": f" straddles {limit}",
-                "unchanged": f" within ±{limit}",
+                "unchanged": f" reaches past {limit}" if past else f" within ±{limit}",
             }.get(self.verdict, "")
         return f"{text}; {self.note}" if self.note else text
 

@@ -23,12 +23,13 @@ Per test (`Pair`), on the test scale (log for latency, MiB or mJ otherwise):
    their side's median than 3.5 of those (and than δ/2) are named with their round and distance.
    The rank-based CI already shrugs off a hiccup; such repetitions are reported, not removed.
 5. Holm across every test of the comparison, then the verdict: `regressed` / `improved` when Holm
-   rejects and the CI is wholly past ±δ; `unchanged` when the CI's upper end is within δ;
-   otherwise `inconclusive` — or `unstable` when the robust scatter exceeds `unstable_cv_pct`
-   while the CI straddles δ (a CI wholly past δ is judged whatever the scatter). Each result
-   carries its minimum detectable effect: the smallest shift that, seen with this scatter, would
-   have been `regressed` — δ plus the distance from the estimate to the CI's lower end at the
-   level of Holm's first step.
+   rejects and the CI is wholly past ±δ; `unchanged` when the shift's one-sided upper bound at
+   `equivalence` (95%: an equivalence test, as TOST) is within δ — a false alarm needs 99% and Holm,
+   a claim of no regression beyond δ needs 95%; otherwise `inconclusive` — or `unstable` when the
+   robust scatter exceeds `unstable_cv_pct` while the CI straddles δ (a CI wholly past δ is judged
+   whatever the scatter). Each result carries its minimum detectable effect: the smallest shift
+   that, seen with this scatter, would have been `regressed` — δ plus the distance from the estimate
+   to the CI's lower end at the level of Holm's first step.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ class _Test:
     scatter: float = 0.0
     margin: float = 0.0
     tested: bool = False
+    bound: float = math.inf  # the shift's one-sided upper bound at the gate's `equivalence`
 
 
 def judge_pairs(pairs: list[Pair], gate: Gate, looks: Looks) -> list[Result]:
@@ -164,7 +166,7 @@ def judge_pairs(pairs: list[Pair], gate: Gate, looks: Looks) -> list[Result]:
     margins = between_runs(tests, gate)
     for t in tests:
         if t.hl is not None:
-            _test(t, margins.get(_group(t.pair), 0.0))
+            _test(t, margins.get(_group(t.pair), 0.0), gate)
     family = [t for t in tests if t.tested]
     alpha = (1 - gate.confidence) / 2  # the CI's one-sided tail
     pvalues = [min(1.0, min(t.p_up, t.p_down) / t.weight) for t in family]
@@ -288,7 +290,7 @@ def _shared_speed(p: Pair, shift: float) -> str:
     return shared_speed(p.x, p.y - p.offset, p.kept(), rounds, p.up, shift, p.cell.threads)
 
 
-def _test(t: _Test, margin: float) -> None:
+def _test(t: _Test, margin: float, gate: Gate) -> None:
     """The p-values against ±(δ + margin) and the CI widened by the margin."""
     p, hl = t.pair, t.hl
     assert hl is not None
@@ -306,6 +308,17 @@ def _test(t: _Test, margin: float) -> None:
         return
     t.p_up, t.p_down = p.p_above(p.up + margin, p.down + margin)
     t.result, t.tested = result, True
+    t.bound = _upper_bound(t, gate)
+
+
+def _upper_bound(t: _Test, gate: Gate) -> float:
+    """The shift's one-sided upper bound at the gate's `equivalence` (its α shared between the
+    looks as the regression test's is), the between-run margin scaled to that level."""
+    level = 1 - 2 * (1 - gate.equivalence) * t.weight  # the two-sided CI with that upper end
+    high = t.pair.shift(level).high
+    if not math.isfinite(high):
+        return math.inf
+    return t.pair.relative(high + t.margin * z_value(level) / z_value(gate.confidence))
 
 
 def _scatter(p: Pair, x: Floats, y: Floats) -> float:
@@ -316,6 +329,10 @@ def _scatter(p: Pair, x: Floats, y: Floats) -> float:
     if p.scale.log:
         return max(known)
     return max(known) / abs(p._centre) if p._centre else math.inf
+
+
+def _fmt_pct(v: float) -> str:
+    return f"{v * 100:+.1f}%".replace("-", "−")
 
 
 def _far(p: Pair, d: float) -> str:
@@ -372,6 +389,10 @@ def _decide(t: _Test, rejected: bool, p: float, family: int, gate: Gate) -> Resu
         verdict = "regressed"
     elif rejected and not up and r.high < t.pair.relative(-t.pair.down):
         verdict = "improved"
+    elif r.high > r.delta and t.bound <= r.delta:
+        verdict = "unchanged"
+        bound, level = _fmt_pct(t.bound), f"{gate.equivalence:.0%}"
+        note = f"{level} upper bound {bound} ≤ δ: unchanged at {level} (one-sided, as TOST)"
     elif r.high > r.delta:
         verdict = "inconclusive"
         share = f" and {t.weight:.0%} of α at this look" if t.weight < 1 else ""
