@@ -15,7 +15,10 @@ adaptive repetitions cost. On real measured data.
    the same with a +10% and a +5% slowdown of one cell (all its candidate latencies × factor,
    a different cell each pair: every cell in turn), detected when that cell's p50 is
    `regressed`; and all of it again with hiccups: in every cell one repetition of the initial
-   rounds, on a side drawn at random, × 1.5.
+   rounds, on a side drawn at random, × 1.5. Detection is also given per thread count.
+5. The same A/A and slowdowns with both sides drawn from one run (disjoint rounds of the same
+   pool), as `benchy ab` measures both in one job: what a same-job comparison can see on this
+   machine. Conservative: only the candidate's side grows in extra rounds here.
 4. The p50 minimum detectable effect of every cell in the A/A comparisons, and the repetitions
    the cells took.
 
@@ -140,6 +143,12 @@ def draw(pool: Pool, r: int, rng: np.random.Generator) -> Draw:
     return Draw(pool, order[:r], order[r:])
 
 
+def split(pool: Pool, r: int, rng: np.random.Generator) -> tuple[Draw, Draw]:
+    """Both sides from one run: R rounds each, disjoint; the candidate grows into the rest."""
+    order = [int(v) for v in rng.permutation(pool.rounds)]
+    return Draw(pool, order[:r], []), Draw(pool, order[r : 2 * r], order[2 * r :])
+
+
 def slow_down(key: CellKey | None, factor: float) -> Any:
     def change(reps: pd.DataFrame) -> pd.DataFrame:
         if key is not None:
@@ -221,6 +230,7 @@ class Tally:
     false_positives: int = 0
     exit4: int = 0
     detected: Counter[str] = field(default_factory=Counter)
+    by_threads: Counter[tuple[str, int, bool]] = field(default_factory=Counter)
     verdicts: dict[str, Counter[str]] = field(default_factory=dict)
     missed: dict[str, Counter[str]] = field(default_factory=dict)
     mde: list[tuple[int, float]] = field(default_factory=list)
@@ -247,6 +257,7 @@ class Tally:
         )
         self.verdicts.setdefault(name, Counter())[verdict] += 1
         self.detected[name] += verdict == "regressed"
+        self.by_threads[(name, key.threads, verdict == "regressed")] += 1
         if verdict != "regressed":
             self.missed.setdefault(name, Counter())[key.title(target=False)] += 1
 
@@ -264,6 +275,14 @@ class Tally:
             "fp_upper95": upper_bound(self.false_positives, max(self.pairs, 1)),
             "exit4_rate": self.exit4 / max(self.pairs, 1),
             "detected": {k: v / max(self.pairs, 1) for k, v in self.detected.items()},
+            "detected_by_threads": {
+                name: {
+                    str(t): self.by_threads[(name, t, True)]
+                    / max(self.by_threads[(name, t, True)] + self.by_threads[(name, t, False)], 1)
+                    for t in sorted({t for n, t, _ in self.by_threads if n == name})
+                }
+                for name in self.detected
+            },
             "slowed_cell_verdicts": {k: dict(v) for k, v in self.verdicts.items()},
             "missed": {k: dict(v.most_common(8)) for k, v in self.missed.items()},
             "aa_open_tests": dict(self.aa_open),
@@ -291,7 +310,7 @@ def study(pools: list[Pool], r: int, pairs: int, seed: int, gate: Gate) -> dict[
     rng = np.random.default_rng(seed)
     ordered = [(i, j) for i in range(len(pools)) for j in range(len(pools)) if i != j]
     keys = [k for k, row in pools[0].run.records().items() if row["status"] == "ok"]
-    plain, hiccup = Tally(), Tally()
+    plain, hiccup, same_run = Tally(), Tally(), Tally()
     t0 = time.perf_counter()
     for n in range(pairs):
         i, j = ordered[n % len(ordered)]
@@ -309,6 +328,11 @@ def study(pools: list[Pool], r: int, pairs: int, seed: int, gate: Gate) -> dict[
                 slow = slow_down(key, factor)
                 out = adaptive(base, new, gate, hiccups(hb, same), hiccups(hn, slow), r)
                 tally.slowed(name, out, key)
+        one, other = split(pools[i], r, rng)
+        same = slow_down(None, 1.0)
+        same_run.aa(adaptive(one, other, gate, same, same, r), len(keys), r)
+        for name, factor in (("10%", 1.10), ("5%", 1.05)):
+            same_run.slowed(name, adaptive(one, other, gate, same, slow_down(key, factor), r), key)
         if (n + 1) % 25 == 0:
             print(f"    {n + 1}/{pairs} pairs, {time.perf_counter() - t0:.0f} s", flush=True)
     planned = float(np.median([p.seconds_per_round for p in pools])) * r
@@ -316,6 +340,7 @@ def study(pools: list[Pool], r: int, pairs: int, seed: int, gate: Gate) -> dict[
         "repetitions": r,
         "plain": plain.figures(planned),
         "hiccups": hiccup.figures(planned),
+        "same_run": same_run.figures(planned),
         "seconds": time.perf_counter() - t0,
     }
 
@@ -333,7 +358,10 @@ def report(f: dict[str, Any], label: str) -> None:
           f"({f['fp_rate']:.2%}, 95% upper bound {f['fp_upper95']:.2%}), exit 4 in "
           f"{f['exit4_rate']:.1%}")  # fmt: skip
     for name, rate in f["detected"].items():
-        print(f"    slowdown {name}: detected in {rate:.1%} of all cells; verdicts "
+        threads = ", ".join(
+            f"{t} thread(s) {v:.0%}" for t, v in f["detected_by_threads"][name].items()
+        )
+        print(f"    slowdown {name}: detected in {rate:.1%} of all cells ({threads}); verdicts "
               f"{f['slowed_cell_verdicts'][name]}")  # fmt: skip
         if f["missed"].get(name):
             print(f"      most missed: {f['missed'][name]}")
@@ -381,6 +409,7 @@ def main() -> None:
         figures.append(f)
         report(f["plain"], "no hiccups")
         report(f["hiccups"], "hiccups (one repetition per cell × 1.5)")
+        report(f["same_run"], "both sides from one run (one job, as benchy ab)")
     print(f"measuring {measured:.0f} s; total {time.perf_counter() - t0:.0f} s; load average "
           f"{load_average()}")  # fmt: skip
     if args.json:
