@@ -130,5 +130,5 @@ def memory_drift_results(
     for drift, cell in applied_drifts(drifts):
         beyond = abs(drift.shift) > gate.memory_mb
         verdict, note = drift_verdict(beyond, drift, changes.get(drift.target, []))
-        out.append(Result(cell, drift.metric, verdict, note=f"{drift.shift:+.2f} MiB: {note}"))
+        out.append(Result(cell, drift.metric, verdict, note=f"{drift.text()}: {note}"))
     return out

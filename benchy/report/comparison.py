@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from benchy.judge.compare import Comparison
-from benchy.judge.result import LABELS, VERDICTS, Result
+from benchy.judge.result import ALL_CELLS, LABELS, VERDICTS, Result
 from benchy.report.figures import latency_text
 from benchy.report.markup import plain, styled
 from benchy.report.table import fit_widths
@@ -121,7 +121,8 @@ def results_table(
 def _row(r: Result, many: bool) -> list[str]:
     c = r.cell
     values = [c.target] if many else []
-    values += [c.model, c.variant, c.setup() if c.runtime else ""]
+    whole = c.model == ALL_CELLS  # a target's (or one runtime's) run-wide drift
+    values += [c.model, c.variant, c.runtime if whole else c.setup()]
     values += [LABELS.get(r.metric, r.metric), value_text(r, r.base), value_text(r, r.new)]
     return [*values, shift_text(r), delta_text(r), mde_text(r), reps_text(r), r.verdict]
 
