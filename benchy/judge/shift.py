@@ -45,6 +45,7 @@ from benchy.config import Gate
 from benchy.judge.modes import Speeds, match, shared_speed
 from benchy.judge.result import Result, with_
 from benchy.judge.sequential import Looks
+from benchy.report.figures import signed_pct
 from benchy.results.schema import CellKey
 from benchy.stats import (
     Shift,
@@ -331,10 +332,6 @@ def _scatter(p: Pair, x: Floats, y: Floats) -> float:
     return max(known) / abs(p._centre) if p._centre else math.inf
 
 
-def _fmt_pct(v: float) -> str:
-    return f"{v * 100:+.1f}%".replace("-", "−")
-
-
 def _far(p: Pair, d: float) -> str:
     text = f"{p.relative(d) * 100:+.0f}%" if p.scale.log else f"{d:+.3g}"
     return text.replace("-", "−")
@@ -391,7 +388,7 @@ def _decide(t: _Test, rejected: bool, p: float, family: int, gate: Gate) -> Resu
         verdict = "improved"
     elif r.high > r.delta and t.bound <= r.delta:
         verdict = "unchanged"
-        bound, level = _fmt_pct(t.bound), f"{gate.equivalence:.0%}"
+        bound, level = signed_pct(t.bound), f"{gate.equivalence:.0%}"
         note = f"{level} upper bound {bound} ≤ δ: unchanged at {level} (one-sided, as TOST)"
     elif r.high > r.delta:
         verdict = "inconclusive"
