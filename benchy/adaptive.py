@@ -56,6 +56,12 @@ def promising(result: Result, looks: Looks, base_grows: bool) -> bool:
         return False
     if result.lacking in ("base", "both") and not base_grows:  # a stored baseline short of
         return False  # repetitions at a matched speed: more of the candidate's cannot help
+    if result.lacking == "new" and result.cell.threads > 1 and not base_grows:
+        # Its fast mode must hold half the repetitions (modes.match), and a run short of it
+        # rarely gets there: here a 2-thread cell's fastest of 24 still moved beyond δ between
+        # two runs in 11% of cells (benchmarks/fastest_between_runs.py), and extending 7 such
+        # cells took `run --baseline` of the wearable suite from ~80 s to 99 s, all `unstable`.
+        return False
     if result.low is None or result.high is None or result.shift is None or result.delta is None:
         return True  # too few repetitions for a CI: more may give one
     if not (math.isfinite(result.low) and math.isfinite(result.high)):

@@ -5,6 +5,7 @@ shares differ nor misses a 10% slowdown. Welch's t and its CDF checked against s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -155,6 +156,9 @@ def test_a_side_without_a_fast_mode_is_not_compared_with_one() -> None:
     back, _ = judge_pairs([_pair(new, base), other], Gate(), Looks.single())
     assert back.lacking == "base"
     assert not promising(back, looks, base_grows=False) and promising(back, looks, True)
+    # A 2-thread cell's candidate short of a fast mode is extended only where both sides grow.
+    two = dataclasses.replace(r, cell=dataclasses.replace(r.cell, threads=2))
+    assert not promising(two, looks, base_grows=False) and promising(two, looks, True)
     # Quiet target (the other cells at one speed): a fringe, judged by the slowed-fringe rule.
     tight = _pair(base[:5], base[:5], 1)
     r, *_ = judge_pairs([_pair(base, new), tight, _pair(base[:5], base[:5], 2)], Gate(),
