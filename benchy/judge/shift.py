@@ -156,7 +156,6 @@ class _Test:
     scatter: float = 0.0
     margin: float = 0.0
     tested: bool = False
-    bound: float = math.inf  # the shift's one-sided upper bound at the gate's `equivalence`
 
 
 def judge_pairs(pairs: list[Pair], gate: Gate, looks: Looks) -> list[Result]:
@@ -167,7 +166,7 @@ def judge_pairs(pairs: list[Pair], gate: Gate, looks: Looks) -> list[Result]:
     margins = between_runs(tests, gate)
     for t in tests:
         if t.hl is not None:
-            _test(t, margins.get(_group(t.pair), 0.0), gate)
+            _test(t, margins.get(_group(t.pair), 0.0))
     family = [t for t in tests if t.tested]
     alpha = (1 - gate.confidence) / 2  # the CI's one-sided tail
     pvalues = [min(1.0, min(t.p_up, t.p_down) / t.weight) for t in family]
@@ -291,7 +290,7 @@ def _shared_speed(p: Pair, shift: float) -> str:
     return shared_speed(p.x, p.y - p.offset, p.kept(), rounds, p.up, shift, p.cell.threads)
 
 
-def _test(t: _Test, margin: float, gate: Gate) -> None:
+def _test(t: _Test, margin: float) -> None:
     """The p-values against ±(δ + margin) and the CI widened by the margin."""
     p, hl = t.pair, t.hl
     assert hl is not None
@@ -309,7 +308,6 @@ def _test(t: _Test, margin: float, gate: Gate) -> None:
         return
     t.p_up, t.p_down = p.p_above(p.up + margin, p.down + margin)
     t.result, t.tested = result, True
-    t.bound = _upper_bound(t, gate)
 
 
 def _upper_bound(t: _Test, gate: Gate) -> float:
@@ -386,10 +384,10 @@ def _decide(t: _Test, rejected: bool, p: float, family: int, gate: Gate) -> Resu
         verdict = "regressed"
     elif rejected and not up and r.high < t.pair.relative(-t.pair.down):
         verdict = "improved"
-    elif r.high > r.delta and t.bound <= r.delta:
-        verdict = "unchanged"
-        bound, level = signed_pct(t.bound), f"{gate.equivalence:.0%}"
-        note = f"{level} upper bound {bound} ≤ δ: unchanged at {level} (one-sided, as TOST)"
+    elif r.high > r.delta and (bound := _upper_bound(t, gate)) <= r.delta:
+        verdict, level = "unchanged", f"{gate.equivalence:.0%}"
+        note = (f"{level} upper bound {signed_pct(bound)} ≤ δ: unchanged at {level} "
+                "(one-sided, as TOST)")  # fmt: skip
     elif r.high > r.delta:
         verdict = "inconclusive"
         share = f" and {t.weight:.0%} of α at this look" if t.weight < 1 else ""
