@@ -126,9 +126,9 @@ def fill_once_a_cell_is_stored(mount: Path, out: Path, stop: threading.Event) ->
     """Fill the file system to the last byte as soon as the run has stored a measured cell:
     the disk runs out mid-run, after one cell and before the last, however fast the machine
     (how much a cell writes depends on how its latencies compress)."""
-    cells = out / "cells.parquet"  # replaced whole (write beside, rename): never half-read
+    journal = out / "cells.jsonl"
     while not stop.is_set():
-        if cells.exists() and (pd.read_parquet(cells, columns=["status"]).status == "ok").any():
+        if journal.exists() and '"status": "ok"' in journal.read_text():
             with contextlib.suppress(OSError), (mount / "filler").open("wb") as fh:
                 while True:
                     fh.write(b"\0" * 4096)
@@ -137,18 +137,17 @@ def fill_once_a_cell_is_stored(mount: Path, out: Path, stop: threading.Event) ->
         time.sleep(0.02)
 
 
-def test_a_disk_that_fills_up_stops_the_run_cleanly(  # type: ignore[no-untyped-def]
+def test_a_disk_that_fills_up_stops_the_run_cleanly_and_resume_completes_it(  # type: ignore[no-untyped-def]
     make_suite, local_target, small_tmpfs: Path, capsys
 ) -> None:
     suite = SUITE + '[matrix.tflite]\ndelegates = ["xnnpack", "none"]\n'
     measure = "[measure]\nmin_runs = 2000\nmin_seconds = 0.01\nmax_seconds = 0.5\n"
-    out = small_tmpfs / "run"
+    suite_file, out = make_suite(suite, measure=measure), small_tmpfs / "run"
     stop = threading.Event()
     filler = threading.Thread(target=fill_once_a_cell_is_stored, args=(small_tmpfs, out, stop))
     filler.start()
     try:
-        code = main(["run", str(make_suite(suite, measure=measure)), "--target",
-                     str(local_target), "--out", str(out)])  # fmt: skip
+        code = main(["run", str(suite_file), "--target", str(local_target), "--out", str(out)])
     finally:
         stop.set()
         filler.join()
@@ -158,15 +157,24 @@ def test_a_disk_that_fills_up_stops_the_run_cleanly(  # type: ignore[no-untyped-
     assert "stopped: cannot write" in said and "No space left on device" in said
     assert "Traceback" not in captured.err
     assert not list(out.rglob("*.tmp"))  # no half-written files left behind
-    # What is on disk is readable and agrees with itself: every cell in cells.parquet that ran
-    # has its samples stored (merged, or still in parts when even that could not be written).
-    cells = pd.read_parquet(out / "cells.parquet")
-    ran = cells[cells.status == "ok"]
+    # The journal has every cell that was stored, each with its samples (merged, or still in
+    # parts when even that could not be written).
+    journal = [json.loads(line) for line in (out / "cells.jsonl").read_text().splitlines()]
+    ran = [row for row in journal if row["status"] == "ok"]
     assert len(ran) >= 1
     merged = out / "samples.parquet"
-    parts = sorted((out / "samples.parts").glob("*.parquet"))
+    parts = sorted((out / "samples.parts").glob("*.parquet"))[: len(journal)]
     samples = pd.read_parquet(merged) if merged.exists() else pd.concat(map(pd.read_parquet, parts))
-    assert int(ran.n_samples.sum()) == len(samples)
+    assert sum(row["n_samples"] for row in ran) == len(samples)
+    # Space freed, --resume completes the run: every cell once, the ones stored kept as they were.
+    (small_tmpfs / "filler").unlink()
+    assert main(["run", str(suite_file), "--target", str(local_target), "--resume", str(out)]) == 0
+    cells = pd.read_parquet(out / "cells.parquet")
+    done = cells[cells.status == "ok"]
+    assert len(done) == len(done.drop_duplicates(["variant", "delegate", "threads"])) == 4
+    kept = done.set_index(["variant", "delegate"]).loc[[(r["variant"], r["delegate"]) for r in ran]]
+    assert list(kept.latency_p50_ms) == [row["latency_p50_ms"] for row in ran]
+    assert int(done.n_samples.sum()) == len(pd.read_parquet(out / "samples.parquet"))
 
 
 # ---------------------------------------------------------------- signals

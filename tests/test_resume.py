@@ -168,3 +168,36 @@ def test_a_kill_between_a_cells_samples_and_its_row_loses_nothing_and_mixes_noth
     store.finish(status="finished")
     samples = pd.read_parquet(run / "samples.parquet")
     assert list(samples.variant.astype(str)) == ["a", "a"]
+
+
+KILLED_MID_LINE = KILLED_BETWEEN_WRITES.replace(
+    'store._write_part("samples", 2, {**row, "variant": "b"}, samples)',
+    """store._write_part("samples", 2, {**row, "variant": "b"}, samples)
+with (store.dir / "cells.jsonl").open("a") as fh:  # b's line, cut short by the kill
+    fh.write('{"target": "t", "model": "m", "vari')""",
+)
+
+
+def test_a_kill_mid_journal_line_keeps_the_whole_rows_only(tmp_path: Path) -> None:
+    from benchy.results.store import RunStore
+
+    run = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-c", KILLED_MID_LINE, str(run)], cwd=ROOT)
+    assert proc.returncode == -signal.SIGKILL
+    (run / "cells.parquet").unlink(missing_ok=True)  # the journal alone must do
+    store = RunStore.reopen(run)
+    assert [(r["variant"], r["threads"], r["status"]) for r in store.rows] == [("a", 1, "ok")]
+    assert (run / "cells.jsonl").read_text().count("\n") == 1  # the torn line is gone
+    assert len(list((run / "samples.parts").glob("*.parquet"))) == 1
+    store.add({**store.rows[0], "variant": "b"})  # appends after a whole line
+    store.finish(status="finished")
+    assert list(pd.read_parquet(run / "cells.parquet").variant) == ["a", "b"]
+
+
+def test_a_journal_damaged_before_its_last_line_is_refused(tmp_path: Path) -> None:
+    from benchy.errors import UsageError
+    from benchy.results.store import journal_rows
+
+    (tmp_path / "cells.jsonl").write_text('{"variant": "a"}\nnot json\n{"variant": "b"}\n')
+    with pytest.raises(UsageError, match=r"cells.jsonl: line 2 is not a cell benchy wrote"):
+        journal_rows(tmp_path)

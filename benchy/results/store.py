@@ -1,5 +1,6 @@
-"""The results directory, written as cells finish: cells.parquet/csv (rewritten after every
-cell), cells.jsonl (appended: survives even a hard kill), samples and power parts merged into
+"""The results directory, written as cells finish: cells.jsonl (one line per cell, appended as it
+finishes: survives even a hard kill, and is what `--resume` reads back), cells.parquet/csv
+(rewritten every few seconds and at the end), samples and power parts merged into
 samples.parquet and power.parquet at the end, and run.json."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import json
 import os
 import shutil
 import threading
+import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from benchy import exitcodes
-from benchy.errors import BenchyError
+from benchy.errors import BenchyError, UsageError
 from benchy.results.manifest import read_manifest, utc_now
 from benchy.results.read import records
 from benchy.results.rundir import claim, claim_existing
@@ -44,6 +46,11 @@ NUMERIC_SUFFIXES = ("_ms", "_mb", "_kb", "_mw", "_mj", "_hz", "_s", "_c", "_pct"
                     "_hours", "_cycle")  # fmt: skip
 """Units in an undocumented (target-specific) column's name: such a column is a number even
 before any row has a value."""
+
+
+CELLS_EVERY_S = 5.0
+"""cells.parquet/csv are rewritten at most this often while a run measures (each rewrite of the
+typed table costs ~50 ms on the measuring thread); cells.jsonl has every cell as it finishes."""
 
 
 def _parquet(frame: pd.DataFrame, path: Path) -> None:
@@ -78,6 +85,7 @@ class RunStore:
         self.claim = claim(directory, option)
         self.rows: list[dict[str, Any]] = []
         self._lock = threading.RLock()  # targets run in threads and finish cells concurrently
+        self._cells_written = time.monotonic()
         self.manifest = {"schema_version": SCHEMA_VERSION, "status": "running", **manifest}
         self._write_manifest()
 
@@ -89,9 +97,9 @@ class RunStore:
         store.dir = directory
         store.claim = claim_existing(directory, "--resume")
         store._lock = threading.RLock()
+        store._cells_written = time.monotonic()
         store.manifest = read_manifest(directory)
-        cells = directory / "cells.parquet"
-        store.rows = records(pd.read_parquet(cells)) if cells.is_file() else []
+        store.rows = journal_rows(directory)
         for name in LONG_TABLES:
             merged = directory / f"{name}.parquet"
             if merged.is_file():
@@ -133,11 +141,8 @@ class RunStore:
             self.rows.pop()
             where = self.dir / "cells.jsonl"
             raise ResultsUnwritable(f"cannot write {where}: {exc.strerror}") from None
-        try:
+        if time.monotonic() - self._cells_written >= CELLS_EVERY_S:
             self._write_cells()
-        except ResultsUnwritable:
-            self.rows.pop()  # cells.parquet and the parts still agree, without this cell
-            raise
 
     def _write_part(self, name: str, index: int, row: dict[str, Any], data: pd.DataFrame) -> None:
         part = data.copy()
@@ -166,6 +171,7 @@ class RunStore:
         df = cells_frame(self.rows)
         _atomic_write(self.dir / "cells.parquet", lambda p: df.to_parquet(p, index=False))
         _atomic_write(self.dir / "cells.csv", lambda p: df.to_csv(p, index=False))
+        self._cells_written = time.monotonic()
 
     def annotate(self, **fields: Any) -> None:
         """Add fields to a finished run's manifest (e.g. the verdict after a comparison)."""
@@ -174,9 +180,13 @@ class RunStore:
             self._write_manifest()
 
     def finish(self, **fields: Any) -> None:
-        """Merge sample parts into samples.parquet and close the manifest."""
+        """Merge sample parts into samples.parquet and close the manifest. The lock is released
+        even when that cannot be written (disk full): `--resume` completes the run later."""
         with self._lock:
-            self._finish(fields)
+            try:
+                self._finish(fields)
+            finally:
+                self.claim.release()
 
     def _finish(self, fields: dict[str, Any]) -> None:
         # An interrupt may have landed mid-write: make the cell files match the rows kept.
@@ -191,7 +201,27 @@ class RunStore:
         self.manifest.update(fields)
         self.manifest["finished"] = utc_now()
         self._write_manifest()
-        self.claim.release()
+
+
+def journal_rows(directory: Path) -> list[dict[str, Any]]:
+    """An unfinished run's cells, read back from cells.jsonl (typed as cells.parquet would have
+    them). A last line cut short by a hard kill is dropped from the journal: its cell is measured
+    again (its part, written before the line, is removed with it)."""
+    journal, cells = directory / "cells.jsonl", directory / "cells.parquet"
+    if not journal.is_file():
+        return records(pd.read_parquet(cells)) if cells.is_file() else []
+    lines = journal.read_text().splitlines(keepends=True)
+    rows = []
+    for i, line in enumerate(lines):
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i != len(lines) - 1:
+                raise UsageError(f"{journal}: line {i + 1} is not a cell benchy wrote") from None
+    if len(rows) < len(lines) or (lines and not lines[-1].endswith("\n")):
+        kept = "".join(line.rstrip("\n") + "\n" for line in lines[: len(rows)])
+        _atomic_write(journal, lambda p: p.write_text(kept))
+    return records(cells_frame(rows)) if rows else []
 
 
 LONG_TYPES: dict[str, Any] = {
