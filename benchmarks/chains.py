@@ -98,14 +98,17 @@ def tflite_chain(layers: int, path: Path, width: int = WIDTH, seed: int = 0) -> 
     return path
 
 
-def chain_suite(model: Path, path: Path, repetitions: int, extra: str = "") -> Path:
-    """A one-cell suite (ONNX Runtime, 1 thread) whose model `chain/k` is `model`: the base and
-    the candidate suite differ only in the file behind the same cell."""
+def chain_suite(
+    model: Path, path: Path, repetitions: int, extra: str = "", threads: int = 1
+) -> Path:
+    """A one-cell suite (ONNX Runtime, `threads` threads) whose model `chain/k` is `model`: the
+    base and the candidate suite differ only in the file behind the same cell."""
     path.write_text(
         f"""[suite]
 name = "chain"
 [matrix]
 runtimes = ["onnxruntime"]
+threads = [{threads}]
 [models.chain]
 input = {{ source = "random", seed = 1 }}
 [models.chain.variants]

@@ -47,8 +47,9 @@ def load_average() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def suites(folder: Path) -> tuple[Path, Path]:
-    """The base suite (K layers) and the candidate (K + 1) with the same cell identities."""
+def suites(folder: Path, threads: list[int]) -> tuple[Path, Path]:
+    """The base suite (K layers) and the candidate (K + 1) with the same cell identities, at
+    these thread counts (builtin TFLite kernels single-threaded only, as in the wearable suite)."""
     for k in KS:
         for layers in (k, k + 1):
             mlp_chain(layers, folder / f"chain{layers}.onnx")
@@ -65,7 +66,9 @@ def suites(folder: Path) -> tuple[Path, Path]:
         path = folder / f"{name}.toml"
         path.write_text(
             '[suite]\nname = "chains"\n[matrix]\nruntimes = ["tflite", "onnxruntime"]\n'
+            f"threads = {threads}\n"
             '[matrix.tflite]\ndelegates = ["xnnpack", "none"]\n'
+            '[[matrix.exclude]]\ndelegate = "none"\nthreads = 2\n'
             "[measure]\nwarmup_runs = 50\nwarmup_seconds = 0.02\nmin_runs = 300\n"
             "min_seconds = 0.1\n" + models
         )
@@ -89,7 +92,8 @@ def ab(base: Path, new: Path, out: Path) -> dict[str, Any]:
 
 def judged(out: Path, code: int, seconds: float) -> dict[str, Any]:
     """One stored `benchy ab` folder, judged by this benchy at the default [gate]."""
-    c = compare_runs(StoredRun.load(out / "base"), StoredRun.load(out / "candidate"), Gate())
+    base, candidate = StoredRun.load(out / "base"), StoredRun.load(out / "candidate")
+    c = compare_runs(base, candidate, Gate(), paired=True)  # runs stored before ab marked them
     cells = {}
     for r in c.results:
         if r.metric == "p50" and r.cell.runtime:
@@ -118,8 +122,8 @@ def rejudge(folder: Path) -> dict[str, Any]:
     return results
 
 
-def chains(runs: int, folder: Path) -> dict[str, Any]:
-    base, new = suites(folder)
+def chains(runs: int, folder: Path, threads: list[int]) -> dict[str, Any]:
+    base, new = suites(folder, threads)
     results: dict[str, list[dict[str, Any]]] = {"quiet": [], "one core busy": []}
     for condition in results:
         stop = multiprocessing.Event()
@@ -189,6 +193,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--runs", type=int, default=10, help="`benchy ab` runs per condition (10)")
     p.add_argument("--runs-wall", type=int, default=3, help="wearable runs with --baseline (3)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1],
+                   help="chain cells' thread counts (1); builtin kernels: 1 only")  # fmt: skip
     p.add_argument("--skip-chains", action="store_true")
     p.add_argument("--skip-wall", action="store_true")
     p.add_argument("--json", type=Path, help="also write the figures here")
@@ -201,7 +207,7 @@ def main() -> None:
     print(f"load average at start: {load_average()}; work in {folder}")
     figures: dict[str, Any] = {}
     if not args.skip_chains:
-        figures["chains"] = chains(args.runs, folder)
+        figures["chains"] = chains(args.runs, folder, args.threads)
         summarize(figures["chains"])
     if not args.skip_wall:
         figures["wearable"] = wall(args.runs_wall, folder)

@@ -1,9 +1,11 @@
-"""Welch's two-sample t on log values, for the one comparison where ranks cannot work: the fast
-speed mode of a cell measured on a machine with speed modes (judge/shift.py), a handful of
-values per side that agree within ~1%. The fewest p-value Mann–Whitney can give 4 vs 4 values
-is 1/70, far above Holm's first step over a comparison's tests; the t test uses how tight the
-values are. Dependency-free (scipy is optional): Student's t CDF from the regularized incomplete
-beta function (continued fraction, Numerical Recipes' betacf)."""
+"""t tests on log values. Welch's two-sample t, for the one comparison where ranks cannot work:
+the fast speed mode of a cell measured on a machine with speed modes (judge/shift.py), a
+handful of values per side that agree within ~1%. And Yuen's trimmed t on paired differences,
+for rounds of an interleaved A/B (each candidate process right after its baseline process).
+The fewest p-value Mann–Whitney can give 4 vs 4 values is 1/70, far above Holm's first step
+over a comparison's tests; the t test uses how tight the values are. Dependency-free (scipy is
+optional): Student's t CDF from the regularized incomplete beta function (continued fraction,
+Numerical Recipes' betacf)."""
 
 from __future__ import annotations
 
@@ -138,3 +140,43 @@ def pooled(samples: list[npt.NDArray[np.float64]], df: float) -> Prior | None:
     if d <= 0:
         return None
     return Prior(sum(float(np.var(v, ddof=1)) * (len(v) - 1) for v in samples) / d, df)
+
+
+# --- Paired rounds (interleaved A/B) -------------------------------------------------------------
+
+TRIM = 0.2
+"""Share trimmed from each end of the per-round differences (Yuen's usual 20%)."""
+
+
+def _yuen(d: npt.NDArray[np.float64]) -> tuple[float, float, float]:
+    """(20% trimmed mean, its standard error from the winsorized variance, degrees of freedom)."""
+    v = np.sort(d)
+    n = len(v)
+    g = int(TRIM * n)
+    h = n - 2 * g
+    winsorized = np.clip(v, v[g], v[n - g - 1])
+    se = math.sqrt(float(np.var(winsorized, ddof=1))) / ((1 - 2 * TRIM) * math.sqrt(n))
+    return float(v[g : n - g].mean()), se, float(h - 1)
+
+
+def trimmed_mean(d: npt.ArrayLike) -> float:
+    return _yuen(np.asarray(d, dtype=np.float64))[0]
+
+
+def yuen_shift(d: npt.ArrayLike, confidence: float) -> Shift:
+    """The trimmed mean of paired differences with Yuen's CI (Tukey–McLaughlin's one-sample
+    trimmed t); needs ≥ 3 differences."""
+    v = np.asarray(d, dtype=np.float64)
+    if len(v) < 3:
+        raise ValueError("the trimmed t needs at least three pairs")
+    mean, se, df = _yuen(v)
+    half = t_quantile(1 - (1 - confidence) / 2, df) * se
+    return Shift(mean, mean - half, mean + half, confidence, len(v), len(v))
+
+
+def yuen_p_above(d: npt.ArrayLike, shift: float) -> float:
+    """One-sided p-value of H0 "the trimmed mean of the paired differences ≤ shift"."""
+    mean, se, df = _yuen(np.asarray(d, dtype=np.float64))
+    if se == 0:
+        return 0.0 if mean > shift else 1.0
+    return t_sf((mean - shift) / se, df)

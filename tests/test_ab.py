@@ -73,3 +73,29 @@ def test_one_more_layer_is_regressed(local_target: Path, tmp_path: Path) -> None
     assert [line.split(":")[0] for line in regressed] == ["local/chain/k onnxruntime/cpu ×1"]
     assert " p50 +" in regressed[0]
     assert manifest["adaptive"]["at"] == [24, 36, 48]
+
+
+def test_one_more_layer_is_regressed_on_two_threads_compared_round_by_round(
+    local_target: Path, tmp_path: Path
+) -> None:
+    """A 2-thread cell's processes land in one of several speeds, in shares that differ from
+    run to run, so its fastest speed is rarely matched between two runs. In `benchy ab` each
+    candidate process runs right after its baseline process: the rounds are paired, and the
+    machine's speed of the moment cancels out of each round's difference (Yuen's trimmed t on
+    the differences: a round whose two processes landed at different speeds is trimmed). The
+    5 vs 6 layer chain (≈ +17%) is `regressed`."""
+    from benchmarks.chains import chain_suite, mlp_chain
+
+    gate = '[gate]\nmetrics = ["p50"]\nmax_repetitions = 48\n'
+    base = chain_suite(mlp_chain(5, tmp_path / "c5.onnx"), tmp_path / "base.toml", 24, gate, 2)
+    new = chain_suite(mlp_chain(6, tmp_path / "c6.onnx"), tmp_path / "new.toml", 24, gate, 2)
+    out = tmp_path / "ab"
+    code = main(["ab", str(base), str(new), "--target", str(local_target), "--out", str(out)])
+    manifests = [
+        json.loads((out / side / "run.json").read_text()) for side in ("base", "candidate")
+    ]
+    assert manifests[0]["ab"]["id"] == manifests[1]["ab"]["id"]  # one interleaved job
+    regressed = manifests[1]["comparison"]["regressed"]
+    assert code == 1, manifests[1]["comparison"]
+    assert [line.split(":")[0] for line in regressed] == ["local/chain/k onnxruntime/cpu ×2"]
+    assert "paired by round: 20% trimmed mean of " in regressed[0]

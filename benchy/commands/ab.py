@@ -10,6 +10,7 @@ stored side by side (`base/`, `candidate/`) and compared exactly as `benchy comp
 from __future__ import annotations
 
 import argparse
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,9 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
     stores = {
         side: new_store(out / side, suite, path, measure, args.quick) for side, suite, path in sides
     }
+    pair = uuid.uuid4().hex  # marks the two runs as one interleaved job (compare pairs rounds)
     for side, made in (("base", made_base), ("candidate", made_new)):
+        stores[side].annotate(ab={"id": pair, "side": side})
         if made.variants:
             stores[side].annotate(derived=made.provenance())
     base = Side(Plan(base_suite, measure, tuple(targets), tuple(matrix(base_suite, targets))),

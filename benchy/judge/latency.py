@@ -56,6 +56,7 @@ def collect(
     gate: Gate,
     context: tuple[str, ...],
     model_changed: bool,
+    paired: bool = False,
 ) -> Result | Pair:
     """The per-repetition values of one cell × percentile, or why they cannot be compared."""
     bv, nv = points
@@ -74,7 +75,7 @@ def collect(
         cell, metric, bv, nv, np.log(x), np.log(y),
         base_reps["repetition"].to_numpy(np.int64), new_reps["repetition"].to_numpy(np.int64),
         up=math.log1p(d), down=-math.log1p(-d) if d < 1 else math.inf, scale=LATENCY,
-        context=context, model_changed=model_changed,
+        context=context, model_changed=model_changed, paired=paired,
     )  # fmt: skip
 
 

@@ -16,7 +16,10 @@ Per test (`Pair`), on the test scale (log for latency, MiB or mJ otherwise):
    side's values would go.
 2. The run-wide drift (drift.py) taken out of the candidate's values.
 3. Hodges–Lehmann shift with the Mann–Whitney CI (exact below 60 values per side; Welch's t
-   for fast modes, step 1); one-sided
+   for fast modes, step 1; for a pair measured round by round — an interleaved A/B's
+   multi-threaded cell, `paired` — Yuen's trimmed t on the rounds' differences instead of
+   steps 1 and 3's two-sample tests: a round's two processes share the machine's speed of the
+   moment, which cancels out of their difference); one-sided
    p-values against +δ (worse) and −δ (better), divided by the share of α of the look the cell
    was judged at (sequential.py).
 4. Scatter, robust: the scaled MAD of each side's compared values; repetitions farther from
@@ -57,7 +60,16 @@ from benchy.stats import (
     shift_ci_depth,
     z_value,
 )
-from benchy.welch import Prior, pooled, welch_p_above, welch_shift
+from benchy.welch import (
+    TRIM,
+    Prior,
+    pooled,
+    trimmed_mean,
+    welch_p_above,
+    welch_shift,
+    yuen_p_above,
+    yuen_shift,
+)
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -91,6 +103,7 @@ class Pair:
     context: tuple[str, ...] = ()
     model_changed: bool = False
     offset: float = 0.0  # run-wide drift taken out of y
+    paired: bool = False  # compared round by round (`benchy ab`'s multi-threaded cells)
     _kept: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] = field(init=False, repr=False)
     _centre: float = field(init=False, repr=False)  # the baseline's median
     prior: Prior | None = None  # the other cells' fast-mode scatter (moderated t)
@@ -101,8 +114,12 @@ class Pair:
 
     def __post_init__(self) -> None:
         every = np.ones(len(self.x), bool), np.ones(len(self.y), bool)
-        trim = self.scale.trim
-        speeds = match(self.x, self.y, self.up, self.cell.threads) if trim else Speeds(every)
+        if self.paired:  # a round's two processes share the machine's speed of the moment
+            speeds = Speeds(every, matched=True)
+        elif self.scale.trim:
+            speeds = match(self.x, self.y, self.up, self.cell.threads)
+        else:
+            speeds = Speeds(every)
         for name in ("modes", "matched", "unmatched", "lacking"):
             object.__setattr__(self, name, getattr(speeds, name))
         object.__setattr__(self, "_kept", speeds.kept)
@@ -116,9 +133,17 @@ class Pair:
         kx, ky = self.kept()
         return self.x[kx], self.y[ky] - self.offset
 
+    def differences(self) -> tuple[Floats, Ints]:
+        """Paired: new − base (drift out) per round measured on both sides, and the rounds."""
+        rounds, ix, iy = np.intersect1d(self.rounds_x, self.rounds_y, return_indices=True)
+        return self.y[iy] - self.offset - self.x[ix], rounds
+
     def shift(self, confidence: float) -> Shift:
-        """The shift of the compared values with its CI: Hodges–Lehmann and Mann–Whitney, or
-        for fast speed modes (a few values that agree closely) Welch's t."""
+        """The shift of the compared values with its CI: Hodges–Lehmann and Mann–Whitney; for
+        fast speed modes (a few values that agree closely) Welch's t; paired, Yuen's trimmed t
+        on the rounds' differences."""
+        if self.paired:
+            return yuen_shift(self.differences()[0], confidence)
         x, y = self.compared()
         if self.modes:
             return welch_shift(x, y, confidence, self.prior)
@@ -126,6 +151,9 @@ class Pair:
 
     def p_above(self, up: float, down: float) -> tuple[float, float]:
         """One-sided p-values of "worse by at most `up`" and "better by at most `down`"."""
+        if self.paired:
+            d = self.differences()[0]
+            return yuen_p_above(d, up), yuen_p_above(-d, down)
         x, y = self.compared()
         if self.modes:
             return welch_p_above(x, y, up, self.prior), welch_p_above(y, x, down, self.prior)
@@ -133,7 +161,10 @@ class Pair:
 
     @property
     def raw(self) -> float:
-        """The shift (Hodges–Lehmann of the compared values) before any drift is taken out."""
+        """The shift (Hodges–Lehmann of the compared values; paired, the trimmed mean of the
+        rounds' differences) before any drift is taken out."""
+        if self.paired:
+            return trimmed_mean(self.differences()[0]) + self.offset
         kx, ky = self.kept()
         return float(np.median((self.y[ky][None, :] - self.x[kx][:, None]).ravel()))
 
@@ -257,7 +288,7 @@ def _prepare(p: Pair, gate: Gate, looks: Looks, moded: int) -> _Test:
         p.cell, p.metric, "inconclusive", p.base, p.new, delta=p.relative(p.up),
         confidence=gate.confidence, context=p.context, repetitions=(len(p.x), len(p.y)),
     )  # fmt: skip
-    named = "; ".join(filter(None, [_set_aside(p), _outliers(p)]))
+    named = _paired(p) if p.paired else "; ".join(filter(None, [_set_aside(p), _outliers(p)]))
     if p.unmatched and moded:
         note = f"{p.unmatched}: not gated"
         return _Test(p, with_(result, verdict="unstable", note=note, lacking=p.lacking))
@@ -266,7 +297,11 @@ def _prepare(p: Pair, gate: Gate, looks: Looks, moded: int) -> _Test:
                "repetitions (too few at its fastest, or no gap above them): not gated")  # fmt: skip
         note = "; ".join(filter(None, [why, named]))
         return _Test(p, with_(result, verdict="unstable", note=note, lacking="both"))
-    if not p.modes and shift_ci_depth(len(x), len(y), gate.confidence) == 0:
+    if p.paired and len(p.differences()[0]) < fewest_repetitions(gate.confidence):
+        need = fewest_repetitions(gate.confidence)
+        note = f"{len(p.differences()[0])} rounds on both sides are too few (need ≥ {need})"
+        return _Test(p, with_(result, note=note))
+    if not p.modes and not p.paired and shift_ci_depth(len(x), len(y), gate.confidence) == 0:
         need = fewest_repetitions(gate.confidence)
         few = f"{len(x)} vs {len(y)} repetitions are too few for a {gate.confidence:.0%} CI"
         note = "; ".join(filter(None, [f"{few} (need ≥ {need} each)", named]))
@@ -321,8 +356,10 @@ def _upper_bound(t: _Test, gate: Gate) -> float:
 
 
 def _scatter(p: Pair, x: Floats, y: Floats) -> float:
-    """The larger side's robust scatter, relative (scaled MAD of the compared values)."""
-    known = [v for v in (robust_scatter(x), robust_scatter(y)) if not math.isnan(v)]
+    """The larger side's robust scatter, relative (scaled MAD of the compared values); paired,
+    that of the rounds' differences."""
+    sides = [p.differences()[0]] if p.paired else [x, y]
+    known = [v for v in map(robust_scatter, sides) if not math.isnan(v)]
     if not known:
         return 0.0
     if p.scale.log:
@@ -358,6 +395,21 @@ def _set_aside(p: Pair) -> str:
                  f"new {ky.sum()} of {n} repetitions)")  # fmt: skip
         return f"{modes}; slower, set aside: {'; '.join(parts)}"
     return f"slowed by other load, set aside: {'; '.join(parts)}" if parts else ""
+
+
+def _paired(p: Pair) -> str:
+    """`paired by round: 20% trimmed mean of 16 rounds' differences (Yuen's t); trimmed, a
+    round's two processes at different speeds: rounds 3 −31%, 9 +32%`."""
+    d, rounds = p.differences()
+    text = (f"paired by round: {TRIM:.0%} trimmed mean of {len(d)} rounds' differences "
+            "(Yuen's t)")  # fmt: skip
+    idx = outliers(d, p.up / 2)
+    if not idx:
+        return text
+    centre = float(np.median(d))
+    far = [_far(p, float(d[i]) - centre) for i in idx]
+    speeds = _listed("at different speeds in", rounds[idx], far)
+    return f"{text}; trimmed, a round's two processes {speeds}"
 
 
 def _outliers(p: Pair) -> str:
