@@ -121,3 +121,20 @@ def test_only_the_two_sides_of_one_ab_are_paired(tmp_path: Path) -> None:
     assert not interleaved(run(one), run({"id": "b2", "side": "candidate"}))
     assert not interleaved(run(None), run(None))  # two separate runs
     assert not interleaved(run({"side": "base"}), run({"side": "candidate"}))
+
+
+def test_too_many_rounds_at_different_speeds_leave_a_close_call_unstable() -> None:
+    """7 of 20 rounds with the two processes at different speeds (more than the 20% trimmed):
+    a close call cannot be judged (`unstable`, the reason given); a shift far past δ still is."""
+    rng = np.random.default_rng(5)
+    x = np.log(5.0 * rng.choice([1.0, 1.1, 1.25], 20) * rng.normal(1, 0.004, 20))
+    odd = np.zeros(20)
+    odd[[1, 4, 7, 10, 13, 16, 19]] = [0.4, -0.4, 0.4, -0.4, 0.4, -0.4, 0.4]
+    noise = rng.normal(0, 0.01, 20)
+    (close,) = judge_pairs([_pair(x, x + 0.05 + noise + odd, 0, True)], Gate(), Looks.single())
+    assert close.verdict == "unstable", close.message()
+    assert "in 7 of 20 rounds the two processes ran at different speeds, more than the 20%" in (
+        close.note
+    )
+    (far,) = judge_pairs([_pair(x, x + 0.3 + noise + odd, 0, True)], Gate(), Looks.single())
+    assert far.verdict == "regressed", far.message()

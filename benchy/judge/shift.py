@@ -185,6 +185,7 @@ class _Test:
     p_down: float = 1.0
     weight: float = 1.0
     scatter: float = 0.0
+    mismatched: int = 0  # paired: rounds whose two processes ran at different speeds
     margin: float = 0.0
     tested: bool = False
 
@@ -315,7 +316,9 @@ def _prepare(p: Pair, gate: Gate, looks: Looks, moded: int) -> _Test:
     if shared:
         note, lacking = f"{named}; {shared}: not gated", "new" if hl.estimate > 0 else "base"
         return _Test(p, with_(result, verdict="unstable", note=note, lacking=lacking))
-    return _Test(p, result, hl, weight=looks.weight(len(p.y)), scatter=_scatter(p, x, y))
+    mismatched = len(_mismatched(p)) if p.paired else 0
+    return _Test(p, result, hl, weight=looks.weight(len(p.y)), scatter=_scatter(p, x, y),
+                 mismatched=mismatched)  # fmt: skip
 
 
 def _shared_speed(p: Pair, shift: float) -> str:
@@ -398,18 +401,24 @@ def _set_aside(p: Pair) -> str:
 
 
 def _paired(p: Pair) -> str:
-    """`paired by round: 20% trimmed mean of 16 rounds' differences (Yuen's t); trimmed, a
-    round's two processes at different speeds: rounds 3 −31%, 9 +32%`."""
+    """`paired by round: 20% trimmed mean of 16 rounds' differences (Yuen's t); a round's two
+    processes at different speeds in rounds 3 −31%, 9 +32%`."""
     d, rounds = p.differences()
     text = (f"paired by round: {TRIM:.0%} trimmed mean of {len(d)} rounds' differences "
             "(Yuen's t)")  # fmt: skip
-    idx = outliers(d, p.up / 2)
+    idx = _mismatched(p)
     if not idx:
         return text
     centre = float(np.median(d))
     far = [_far(p, float(d[i]) - centre) for i in idx]
     speeds = _listed("at different speeds in", rounds[idx], far)
-    return f"{text}; trimmed, a round's two processes {speeds}"
+    return f"{text}; a round's two processes {speeds}"
+
+
+def _mismatched(p: Pair) -> list[int]:
+    """Paired: the rounds (indices) whose difference lies far from the others' — the round's
+    two processes ran at different speeds."""
+    return outliers(p.differences()[0], p.up / 2)
 
 
 def _outliers(p: Pair) -> str:
@@ -450,6 +459,13 @@ def _decide(t: _Test, rejected: bool, p: float, family: int, gate: Gate) -> Resu
             note = (
                 f"robust scatter {t.scatter:.1%} > {gate.unstable_cv_pct:g}% "
                 "(scaled MAD of the repetitions) while the CI straddles δ: not gated"
+            )
+        elif t.mismatched > TRIM * (rounds := len(t.pair.differences()[0])):
+            verdict = "unstable"
+            note = (
+                f"in {t.mismatched} of {rounds} rounds the two processes ran at different "
+                f"speeds, more than the {TRIM:.0%} the trimmed mean sets aside, while the CI "
+                "straddles δ: not gated"
             )
     else:
         verdict = "unchanged"
