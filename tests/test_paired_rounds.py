@@ -138,3 +138,29 @@ def test_too_many_rounds_at_different_speeds_leave_a_close_call_unstable() -> No
     )
     (far,) = judge_pairs([_pair(x, x + 0.3 + noise + odd, 0, True)], Gate(), Looks.single())
     assert far.verdict == "regressed", far.message()
+
+
+def test_an_interleaved_single_threaded_cell_whose_speeds_cannot_be_matched_is_paired() -> None:
+    """One thread: the fast modes first. Where they cannot be matched (here the candidate's
+    fastest is a speed the base's slower processes ran at), a cell of an interleaved job is
+    compared round by round instead, the reason kept; two separate runs leave it `unstable`."""
+    base = np.log([1.0, 1.003, 1.006, 1.13, 1.15, 1.17, 1.2, 1.4, 1.41, 1.42, 1.43, 1.45])
+    rng = np.random.default_rng(2)
+    slower = base + math.log(1.16) + rng.normal(0, 0.003, 12)
+    slower[:3] = np.log([1.14, 1.155, 1.17])  # never fast: its fastest is a slower speed
+    rounds = np.arange(12, dtype=np.int64)
+    cell = CellKey("local", "m", "v", "tflite", "xnnpack", 1)
+
+    def judged(y: np.ndarray, interleaved: bool) -> str:
+        p = Pair(cell, "p50", None, None, base, y, rounds, rounds, DELTA, -math.log1p(-0.05),
+                 LATENCY, interleaved=interleaved)  # fmt: skip
+        (r,) = judge_pairs([p], Gate(), Looks.single())
+        return f"{r.verdict}: {r.note}"
+
+    assert judged(slower, interleaved=False).startswith("unstable: ")
+    got = judged(slower, interleaved=True)
+    assert got.startswith("regressed: "), got
+    assert "the new side's fastest speed is among those base's slower repetitions" in got
+    assert ", so paired by round: 20% trimmed mean of 12 rounds' differences" in got
+    same = slower - math.log(1.16)  # the same speeds, no change: no false alarm either way
+    assert not judged(same, interleaved=True).startswith(("regressed", "improved"))

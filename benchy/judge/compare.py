@@ -113,7 +113,7 @@ def compare_runs(
                 points = (b.get(column), n.get(column))
                 got = latency.collect(
                     key, metric, reps_base.get(key), reps_new.get(key), points, gate, context,
-                    changed, paired=paired and key.threads > 1,
+                    changed, interleaved=paired,
                 )  # fmt: skip
             elif metric in memory.MEMORY_COLUMNS:
                 figures = (figures_base.get(key), figures_new.get(key))

@@ -56,9 +56,11 @@ def collect(
     gate: Gate,
     context: tuple[str, ...],
     model_changed: bool,
-    paired: bool = False,
+    interleaved: bool = False,
 ) -> Result | Pair:
-    """The per-repetition values of one cell × percentile, or why they cannot be compared."""
+    """The per-repetition values of one cell × percentile, or why they cannot be compared.
+    `interleaved`: both sides measured in one job, round by round (a multi-threaded cell is then
+    compared by round; shift.py)."""
     bv, nv = points
     d = delta(gate, metric)
     if base_reps is None or new_reps is None or base_reps.empty or new_reps.empty:
@@ -75,7 +77,8 @@ def collect(
         cell, metric, bv, nv, np.log(x), np.log(y),
         base_reps["repetition"].to_numpy(np.int64), new_reps["repetition"].to_numpy(np.int64),
         up=math.log1p(d), down=-math.log1p(-d) if d < 1 else math.inf, scale=LATENCY,
-        context=context, model_changed=model_changed, paired=paired,
+        context=context, model_changed=model_changed, interleaved=interleaved,
+        paired=interleaved and cell.threads > 1,
     )  # fmt: skip
 
 

@@ -104,6 +104,7 @@ class Pair:
     model_changed: bool = False
     offset: float = 0.0  # run-wide drift taken out of y
     paired: bool = False  # compared round by round (`benchy ab`'s multi-threaded cells)
+    interleaved: bool = False  # round r ran back to back on both sides (one `benchy ab`)
     _kept: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] = field(init=False, repr=False)
     _centre: float = field(init=False, repr=False)  # the baseline's median
     prior: Prior | None = None  # the other cells' fast-mode scatter (moderated t)
@@ -291,12 +292,16 @@ def _prepare(p: Pair, gate: Gate, looks: Looks, moded: int) -> _Test:
     )  # fmt: skip
     named = _paired(p) if p.paired else "; ".join(filter(None, [_set_aside(p), _outliers(p)]))
     if p.unmatched and moded:
+        if p.interleaved:
+            return _by_round(p, p.unmatched, gate, looks, moded)
         note = f"{p.unmatched}: not gated"
         return _Test(p, with_(result, verdict="unstable", note=note, lacking=p.lacking))
     if moded and p.scale.trim and not p.matched:
         why = (f"speed modes on this target ({moded} cells), none told apart in this cell's "
-               "repetitions (too few at its fastest, or no gap above them): not gated")  # fmt: skip
-        note = "; ".join(filter(None, [why, named]))
+               "repetitions (too few at its fastest, or no gap above them)")  # fmt: skip
+        if p.interleaved:
+            return _by_round(p, why, gate, looks, moded)
+        note = "; ".join(filter(None, [f"{why}: not gated", named]))
         return _Test(p, with_(result, verdict="unstable", note=note, lacking="both"))
     if p.paired and len(p.differences()[0]) < fewest_repetitions(gate.confidence):
         need = fewest_repetitions(gate.confidence)
@@ -307,6 +312,8 @@ def _prepare(p: Pair, gate: Gate, looks: Looks, moded: int) -> _Test:
         few = f"{len(x)} vs {len(y)} repetitions are too few for a {gate.confidence:.0%} CI"
         note = "; ".join(filter(None, [f"{few} (need ≥ {need} each)", named]))
         if len(x) < len(p.x) or len(y) < len(p.y):  # the machine slowed the others
+            if p.interleaved:
+                return _by_round(p, few, gate, looks, moded)
             return _Test(p, with_(result, verdict="unstable", note=f"{note}: not gated"))
         return _Test(p, with_(result, note=note))
     hl = p.shift(gate.confidence)
@@ -314,11 +321,22 @@ def _prepare(p: Pair, gate: Gate, looks: Looks, moded: int) -> _Test:
                    raw=p.relative(p.raw) if p.offset else None)  # fmt: skip
     shared = _shared_speed(p, hl.estimate)
     if shared:
+        if p.interleaved:
+            return _by_round(p, shared, gate, looks, moded)
         note, lacking = f"{named}; {shared}: not gated", "new" if hl.estimate > 0 else "base"
         return _Test(p, with_(result, verdict="unstable", note=note, lacking=lacking))
     mismatched = len(_mismatched(p)) if p.paired else 0
     return _Test(p, result, hl, weight=looks.weight(len(p.y)), scatter=_scatter(p, x, y),
                  mismatched=mismatched)  # fmt: skip
+
+
+def _by_round(p: Pair, why: str, gate: Gate, looks: Looks, moded: int) -> _Test:
+    """A cell of an interleaved job whose speeds the fast modes cannot match between the sides:
+    compared round by round instead (a round's two processes share the machine's speed of the
+    moment), the reason kept in front."""
+    t = _prepare(replace(p, paired=True), gate, looks, moded)
+    t.result = with_(t.result, note=f"{why}, so {t.result.note}")
+    return t
 
 
 def _shared_speed(p: Pair, shift: float) -> str:
