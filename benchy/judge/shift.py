@@ -19,7 +19,8 @@ Per test (`Pair`), on the test scale (log for latency, MiB or mJ otherwise):
    for fast modes, step 1; for a pair measured round by round — an interleaved A/B's
    multi-threaded cell, `paired` — Yuen's trimmed t on the rounds' differences instead of
    steps 1 and 3's two-sample tests: a round's two processes share the machine's speed of the
-   moment, which cancels out of their difference); one-sided
+   moment, which cancels out of their difference; an interleaved single-threaded cell whose
+   speeds cannot be matched is compared so too, instead of `unstable`); one-sided
    p-values against +δ (worse) and −δ (better), divided by the share of α of the look the cell
    was judged at (sequential.py).
 4. Scatter, robust: the scaled MAD of each side's compared values; repetitions farther from
