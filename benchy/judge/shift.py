@@ -304,12 +304,11 @@ def _prepare(p: Pair, gate: Gate, looks: Looks, moded: int) -> _Test:
             return _by_round(p, why, gate, looks, moded)
         note = "; ".join(filter(None, [f"{why}: not gated", named]))
         return _Test(p, with_(result, verdict="unstable", note=note, lacking="both"))
-    if p.paired and len(p.differences()[0]) < fewest_repetitions(gate.confidence):
-        need = fewest_repetitions(gate.confidence)
-        note = f"{len(p.differences()[0])} rounds on both sides are too few (need ≥ {need})"
+    need = fewest_repetitions(gate.confidence)
+    if p.paired and (rounds := len(p.differences()[0])) < need:
+        note = f"{rounds} rounds on both sides are too few (need ≥ {need})"
         return _Test(p, with_(result, note=note))
     if not p.modes and not p.paired and shift_ci_depth(len(x), len(y), gate.confidence) == 0:
-        need = fewest_repetitions(gate.confidence)
         few = f"{len(x)} vs {len(y)} repetitions are too few for a {gate.confidence:.0%} CI"
         note = "; ".join(filter(None, [f"{few} (need ≥ {need} each)", named]))
         if len(x) < len(p.x) or len(y) < len(p.y):  # the machine slowed the others
