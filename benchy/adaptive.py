@@ -232,7 +232,7 @@ class Adaptive:
             if not others:
                 return set()
             base = others[0].run()
-        comparison = compare_runs(base, new.run(), self.gate, paired=self.base is None)
+        comparison = compare_runs(base, new.run(), self.gate, interleaved=self.base is None)
         return undecided(comparison, base_grows=self.base is None) & {j[1].key for j in open_jobs}
 
     def _tables(

@@ -16,7 +16,7 @@ from scipy import stats as sps
 from scipy.stats.mstats import winsorize
 
 from benchy.config import Gate
-from benchy.judge.compare import interleaved
+from benchy.judge.compare import one_job
 from benchy.judge.latency import LATENCY
 from benchy.judge.sequential import Looks
 from benchy.judge.shift import Pair, judge_pairs
@@ -117,10 +117,10 @@ def test_only_the_two_sides_of_one_ab_are_paired(tmp_path: Path) -> None:
         return StoredRun(tmp_path, manifest, None)  # type: ignore[arg-type]
 
     one = {"id": "a1", "side": "base"}
-    assert interleaved(run(one), run({"id": "a1", "side": "candidate"}))
-    assert not interleaved(run(one), run({"id": "b2", "side": "candidate"}))
-    assert not interleaved(run(None), run(None))  # two separate runs
-    assert not interleaved(run({"side": "base"}), run({"side": "candidate"}))
+    assert one_job(run(one), run({"id": "a1", "side": "candidate"}))
+    assert not one_job(run(one), run({"id": "b2", "side": "candidate"}))
+    assert not one_job(run(None), run(None))  # two separate runs
+    assert not one_job(run({"side": "base"}), run({"side": "candidate"}))
 
 
 def test_too_many_rounds_at_different_speeds_leave_a_close_call_unstable() -> None:

@@ -76,18 +76,18 @@ class Comparison:
         }
 
 
-def interleaved(base: StoredRun, new: StoredRun) -> bool:
+def one_job(base: StoredRun, new: StoredRun) -> bool:
     """The two sides of one `benchy ab`: round r of each cell ran back to back on both sides."""
     a, b = base.manifest.get("ab"), new.manifest.get("ab")
     return isinstance(a, dict) and isinstance(b, dict) and a.get("id") == b.get("id") is not None
 
 
 def compare_runs(
-    base: StoredRun, new: StoredRun, gate: Gate, paired: bool | None = None
+    base: StoredRun, new: StoredRun, gate: Gate, interleaved: bool | None = None
 ) -> Comparison:
-    """`paired`: the runs were measured interleaved (None: as their manifests say); their
-    multi-threaded cells' latencies are then compared round by round (shift.py)."""
-    paired = interleaved(base, new) if paired is None else paired
+    """`interleaved`: the runs were measured in one job, round by round (None: as their
+    manifests say); latencies are then compared by round where speeds call for it (shift.py)."""
+    interleaved = one_job(base, new) if interleaved is None else interleaved
     diffs = differences(base.manifest, new.manifest, base.cells, new.cells)
     targets = set(new.cells["target"].astype(str))
     base_rows = {k: r for k, r in base.records().items() if k.target in targets}
@@ -113,7 +113,7 @@ def compare_runs(
                 points = (b.get(column), n.get(column))
                 got = latency.collect(
                     key, metric, reps_base.get(key), reps_new.get(key), points, gate, context,
-                    changed, interleaved=paired,
+                    changed, interleaved=interleaved,
                 )  # fmt: skip
             elif metric in memory.MEMORY_COLUMNS:
                 figures = (figures_base.get(key), figures_new.get(key))
