@@ -17,13 +17,17 @@ adaptive repetitions cost. On real measured data.
    `regressed`; and all of it again with hiccups: in every cell one repetition of the initial
    rounds, on a side drawn at random, × 1.5. Detection is also given per thread count.
 5. The same A/A and slowdowns with both sides drawn from one run (disjoint rounds of the same
-   pool), as `benchy ab` measures both in one job: what a same-job comparison can see on this
-   machine. Conservative: only the candidate's side grows in extra rounds here.
+   pool, not paired). Conservative: only the candidate's side grows in extra rounds here.
+6. With `--ab-runs` (or `--measure-ab N`): `benchy ab` jobs of the pool suite against itself.
+   Each draw takes the same R rounds of both sides, so a round's two processes (the base's,
+   then the candidate's, back to back) are compared as a pair, as `benchy ab` does; both sides
+   grow into the job's other rounds. A/A, slowdowns and hiccups as above.
 4. The p50 minimum detectable effect of every cell in the A/A comparisons, and the repetitions
    the cells took.
 
     python benchmarks/gate_false_positives.py                       # measure, then resample
     python benchmarks/gate_false_positives.py --runs /tmp/pools/run*   # reuse runs
+    python benchmarks/gate_false_positives.py --ab-runs /tmp/ab/job*   # benchy ab jobs
 
 The load average is printed while measuring and at the start: the figures depend on it.
 """
@@ -83,6 +87,20 @@ def measure(runs: int, repetitions: int, results: Path) -> list[Path]:
               f"{load_average()} …", flush=True)  # fmt: skip
         subprocess.run(cmd, check=False, cwd=ROOT, stdout=subprocess.DEVNULL)
         out.append(run_dir)
+    return out
+
+
+def measure_ab(jobs: int, repetitions: int, results: Path) -> list[Path]:
+    """`benchy ab` of the pool suite against itself: both sides' rounds, pairs of processes."""
+    suite = pool_suite(repetitions, results)
+    out = []
+    for i in range(jobs):
+        job = results / f"job{i}"
+        cmd = [sys.executable, "-m", "benchy", "ab", str(suite), str(suite), "--out", str(job)]
+        print(f"measuring ab job {i + 1}/{jobs} ({repetitions} rounds), load average "
+              f"{load_average()} …", flush=True)  # fmt: skip
+        subprocess.run(cmd, check=False, cwd=ROOT, stdout=subprocess.DEVNULL)
+        out.append(job)
     return out
 
 
@@ -149,6 +167,16 @@ def split(pool: Pool, r: int, rng: np.random.Generator) -> tuple[Draw, Draw]:
     return Draw(pool, order[:r], []), Draw(pool, order[r : 2 * r], order[2 * r :])
 
 
+def ab_draw(job: tuple[Pool, Pool], r: int, rng: np.random.Generator) -> tuple[Draw, Draw]:
+    """Both sides of one `benchy ab` job (`--ab-runs`): the same R rounds of each, so a round's
+    two processes — the base's, then the candidate's, back to back — are compared as a pair;
+    both grow into the job's other rounds in the same order."""
+    base, new = job
+    rounds = np.intersect1d(base.rounds, new.rounds)
+    order = [int(v) for v in rng.permutation(rounds)]
+    return Draw(base, order[:r], order[r:]), Draw(new, order[:r], order[r:])
+
+
 def slow_down(key: CellKey | None, factor: float) -> Any:
     def change(reps: pd.DataFrame) -> pd.DataFrame:
         if key is not None:
@@ -180,34 +208,46 @@ class Outcome:
     extra_seconds: float
 
 
-def adaptive(base: Draw, new: Draw, gate: Gate, change_b: Any, change_n: Any, r: int) -> Outcome:
-    """The candidate's undecided cells measured again, look after look, as the runner does."""
+def adaptive(
+    base: Draw, new: Draw, gate: Gate, change_b: Any, change_n: Any, r: int, ab: bool = False
+) -> Outcome:
+    """The undecided cells measured again, look after look, as the runner does: the candidate's
+    against a stored baseline, both sides (a round each) in `benchy ab` (`ab`)."""
     looks = Looks.plan(r, gate.max_repetitions)
-    new.extra = {}
-    planned = r * new.pool.seconds_per_round
+    new.extra, base.extra = {}, {}
+    grow = (base, new) if ab else (new,)
+    per_round = new.pool.seconds_per_round  # in an ab job, both sides' (each side's wall)
+    planned = r * per_round
     cells = new.pool.reps["key"].nunique()
     spent = 0.0
     reps: dict[CellKey, int] = {}
     done = r
+
+    def judged() -> Comparison:
+        return compare_runs(
+            base.run(None, change_b), new.run(looks, change_n), gate, interleaved=ab or None
+        )
+
     while True:
-        comparison = compare_runs(base.run(None, change_b), new.run(looks, change_n), gate)
-        open_cells = undecided(comparison, base_grows=False)
+        comparison = judged()
+        open_cells = undecided(comparison, base_grows=ab)
         target = looks.after(done)
         if not open_cells or target is None or done - r >= len(new.spare):
             break
         stop = False
         for k in range(done, target):
-            cost = len(open_cells) / cells * new.pool.seconds_per_round
+            cost = len(open_cells) / cells * per_round
             if spent + cost > planned * gate.extra_time_pct / 100 or k - r >= len(new.spare):
                 stop = True
                 break
             spent += cost
             for key in open_cells:
-                new.extra.setdefault(key, []).append(new.spare[k - r])
+                for side in grow:
+                    side.extra.setdefault(key, []).append(side.spare[k - r])
                 reps[key] = k + 1
             done = k + 1
         if stop:
-            comparison = compare_runs(base.run(None, change_b), new.run(looks, change_n), gate)
+            comparison = judged()
             break
     return Outcome(comparison, reps, spent)
 
@@ -306,41 +346,76 @@ def _quantiles(v: np.ndarray) -> dict[str, float]:
     return out
 
 
-def study(pools: list[Pool], r: int, pairs: int, seed: int, gate: Gate) -> dict[str, Any]:
+MODES = ("plain", "hiccups", "same_run", "ab", "ab_hiccups")
+
+
+def study(
+    pools: list[Pool],
+    jobs: list[tuple[Pool, Pool]],
+    r: int,
+    pairs: int,
+    seed: int,
+    gate: Gate,
+    modes: tuple[str, ...] = MODES,
+    base_r: int = 0,
+) -> dict[str, Any]:
+    """Figures of every mode over `pairs` draws; `base_r`: rounds of a stored baseline (R)."""
     rng = np.random.default_rng(seed)
     ordered = [(i, j) for i in range(len(pools)) for j in range(len(pools)) if i != j]
-    keys = [k for k, row in pools[0].run.records().items() if row["status"] == "ok"]
-    plain, hiccup, same_run = Tally(), Tally(), Tally()
+    first = pools[0] if pools else jobs[0][0]
+    keys = [k for k, row in first.run.records().items() if row["status"] == "ok"]
+    tallies = {m: Tally() for m in modes if (jobs if m.startswith("ab") else pools)}
+    same = slow_down(None, 1.0)
     t0 = time.perf_counter()
-    for n in range(pairs):
-        i, j = ordered[n % len(ordered)]
-        base, new = draw(pools[i], r, rng), draw(pools[j], r, rng)
-        key = keys[n % len(keys)]
-        sides = {k: bool(rng.integers(2)) for k in keys}  # True: the hiccup is on the new side
-        picks_b = {k: base.planned[int(rng.integers(r))] for k in keys if not sides[k]}
-        picks_n = {k: new.planned[int(rng.integers(r))] for k in keys if sides[k]}
-        for tally, hb, hn in ((plain, {}, {}), (hiccup, picks_b, picks_n)):
-            same = slow_down(None, 1.0)
-            tally.aa(
-                adaptive(base, new, gate, hiccups(hb, same), hiccups(hn, same), r), len(keys), r
-            )
-            for name, factor in (("10%", 1.10), ("5%", 1.05)):
-                slow = slow_down(key, factor)
-                out = adaptive(base, new, gate, hiccups(hb, same), hiccups(hn, slow), r)
-                tally.slowed(name, out, key)
-        one, other = split(pools[i], r, rng)
-        same = slow_down(None, 1.0)
-        same_run.aa(adaptive(one, other, gate, same, same, r), len(keys), r)
+
+    def judge(
+        tally: Tally, base: Draw, new: Draw, hb: Any, hn: Any, key: CellKey, ab: bool
+    ) -> None:
+        tally.aa(
+            adaptive(base, new, gate, hiccups(hb, same), hiccups(hn, same), r, ab), len(keys), r
+        )
         for name, factor in (("10%", 1.10), ("5%", 1.05)):
-            same_run.slowed(name, adaptive(one, other, gate, same, slow_down(key, factor), r), key)
+            slow = slow_down(key, factor)
+            out = adaptive(base, new, gate, hiccups(hb, same), hiccups(hn, slow), r, ab)
+            tally.slowed(name, out, key)
+
+    def picks(base: Draw, new: Draw) -> tuple[dict[CellKey, int], dict[CellKey, int]]:
+        """One repetition per cell, on a side drawn at random, for the hiccup (stored rounds)."""
+        sides = {k: bool(rng.integers(2)) for k in keys}  # True: the hiccup is on the new side
+        hb = {k: base.planned[int(rng.integers(len(base.planned)))] for k in keys if not sides[k]}
+        hn = {k: new.planned[int(rng.integers(r))] for k in keys if sides[k]}
+        return hb, hn
+
+    for n in range(pairs):
+        key = keys[n % len(keys)]
+        if pools:
+            i, j = ordered[n % len(ordered)]
+            base, new = draw(pools[i], base_r or r, rng), draw(pools[j], r, rng)
+            hb, hn = picks(base, new)
+        if "plain" in tallies:
+            judge(tallies["plain"], base, new, {}, {}, key, False)
+        if "hiccups" in tallies:
+            judge(tallies["hiccups"], base, new, hb, hn, key, False)
+        if "same_run" in tallies:
+            judge(tallies["same_run"], *split(pools[i], r, rng), {}, {}, key, False)
+        if not jobs:
+            continue
+        one, other = ab_draw(jobs[n % len(jobs)], r, rng)
+        hb, hn = picks(one, other)
+        if "ab" in tallies:
+            judge(tallies["ab"], one, other, {}, {}, key, True)
+        if "ab_hiccups" in tallies:
+            judge(tallies["ab_hiccups"], one, other, hb, hn, key, True)
         if (n + 1) % 25 == 0:
             print(f"    {n + 1}/{pairs} pairs, {time.perf_counter() - t0:.0f} s", flush=True)
-    planned = float(np.median([p.seconds_per_round for p in pools])) * r
+
+    def planned(m: str) -> float:
+        sides = [job[1] for job in jobs] if m.startswith("ab") else pools
+        return float(np.median([p.seconds_per_round for p in sides])) * r
+
     return {
         "repetitions": r,
-        "plain": plain.figures(planned),
-        "hiccups": hiccup.figures(planned),
-        "same_run": same_run.figures(planned),
+        **{m: t.figures(planned(m)) for m, t in tallies.items()},
         "seconds": time.perf_counter() - t0,
     }
 
@@ -351,6 +426,15 @@ def _value(text: str) -> object:
         return json.loads(text)
     except ValueError:
         return text
+
+
+LABELS = {
+    "plain": "two separate runs (run --baseline)",
+    "hiccups": "two separate runs, hiccups (one repetition per cell × 1.5)",
+    "same_run": "both sides from one run, rounds drawn at random, not paired",
+    "ab": "benchy ab jobs (both suites the same), the same rounds of each side, paired by round",
+    "ab_hiccups": "benchy ab, hiccups (one repetition per cell × 1.5)",
+}
 
 
 def report(f: dict[str, Any], label: str) -> None:
@@ -382,10 +466,16 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--runs", nargs="*", type=Path, help="reuse these stored pool runs")
     p.add_argument("--measure-runs", type=int, default=8, help="runs to measure (8)")
+    p.add_argument("--ab-runs", nargs="*", type=Path, help="reuse these `benchy ab --out` folders")
+    p.add_argument("--measure-ab", type=int, default=0, help="`benchy ab` A/A jobs to measure")
     p.add_argument("--pool", type=int, default=30, help="repetitions per cell per run (30)")
     p.add_argument("--reps", type=int, nargs="*", default=[12], help="R to study (12)")
     p.add_argument("--pairs", type=int, default=300, help="pairs per R (300)")
+    p.add_argument("--base-reps", type=int, default=0,
+                   help="the stored baseline's repetitions (default: R)")  # fmt: skip
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--modes", nargs="*", choices=MODES, default=list(MODES),
+                   help="which comparisons to study (all)")  # fmt: skip
     p.add_argument("--json", type=Path, help="also write the figures here")
     p.add_argument(
         "--gate",
@@ -397,19 +487,25 @@ def main() -> None:
     args = p.parse_args()
     print(f"load average at start: {load_average()}")
     t0 = time.perf_counter()
-    dirs = args.runs or measure(args.measure_runs, args.pool, Path(tempfile.mkdtemp()))
-    pools = [load(d) for d in dirs]
+    ab_dirs = args.ab_runs or []
+    if args.measure_ab:
+        ab_dirs += measure_ab(args.measure_ab, args.pool, Path(tempfile.mkdtemp()))
+    dirs = args.runs
+    if dirs is None and not ab_dirs:
+        dirs = measure(args.measure_runs, args.pool, Path(tempfile.mkdtemp()))
+    pools = [load(d) for d in dirs or []]
+    jobs = [(load(d / "base"), load(d / "candidate")) for d in ab_dirs]
     measured = time.perf_counter() - t0
     gate = Gate.from_payload({k: _value(v) for k, v in (i.split("=", 1) for i in args.gate)})
-    print(f"{len(pools)} runs of {len(pools[0].rounds)} rounds; gate: {json.dumps(gate.payload())}")
+    print(f"{len(pools)} runs, {len(jobs)} ab jobs; gate: {json.dumps(gate.payload())}")
     figures = []
     for r in args.reps:
         print(f"R = {r}:", flush=True)
-        f = study(pools, r, args.pairs, args.seed, gate)
+        f = study(pools, jobs, r, args.pairs, args.seed, gate, tuple(args.modes), args.base_reps)
         figures.append(f)
-        report(f["plain"], "no hiccups")
-        report(f["hiccups"], "hiccups (one repetition per cell × 1.5)")
-        report(f["same_run"], "both sides from one run (one job, as benchy ab)")
+        for mode in args.modes:
+            if mode in f:
+                report(f[mode], LABELS[mode])
     print(f"measuring {measured:.0f} s; total {time.perf_counter() - t0:.0f} s; load average "
           f"{load_average()}")  # fmt: skip
     if args.json:

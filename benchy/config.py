@@ -83,6 +83,10 @@ class Measure:
         return dataclasses.asdict(self)
 
 
+SAMPLE_SIZE = ("repetitions",)
+"""[measure] keys that set how many values are taken, not how one is measured: two runs that
+differ only in them measure the same thing (a baseline may have more repetitions)."""
+
 QUICK: dict[str, Any] = {
     "warmup_runs": 3,
     "warmup_seconds": 0.02,

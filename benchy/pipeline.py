@@ -59,6 +59,7 @@ class RunRequest:
     threads: list[int] | None = None
     dim: list[str] = field(default_factory=list)
     profile_ops: bool = False  # as [measure] profile_ops = true
+    repetitions: int | None = None  # instead of [measure] repetitions
 
 
 class Display(Protocol):
@@ -157,9 +158,12 @@ def prepare(request: RunRequest) -> Prepared:
         raise UsageError(f"target names repeat: {', '.join(names)}")
     if request.resume is not None:
         request.quick = _resumed_quick(request)
+        request.repetitions = request.repetitions or _resumed_repetitions(request.resume)
     measure = suite.quick if request.quick else suite.measure
     if request.profile_ops:
         measure = dataclasses.replace(measure, profile_ops=True)
+    if request.repetitions is not None:
+        measure = dataclasses.replace(measure, repetitions=request.repetitions)
     check_local_valgrind(request.suite, measure, targets)  # instruction mode needs valgrind
     checked = check_run_arguments(request, suite, names, measure)
     return Prepared(request, suite, targets, measure, checked.out, checked.baseline)
@@ -174,6 +178,12 @@ def _resumed_quick(request: RunRequest) -> bool:
     if request.quick and not quick:
         raise UsageError(f"--resume: {request.resume} was measured without --quick; drop --quick")
     return quick
+
+
+def _resumed_repetitions(run_dir: Path) -> int | None:
+    """A resumed run keeps the repetitions it was started with (`--repetitions` or not)."""
+    stored = (read_manifest(run_dir).get("measure") or {}).get("repetitions")
+    return stored if isinstance(stored, int) and not isinstance(stored, bool) else None
 
 
 def _reopen(p: Prepared, suite: Suite) -> tuple[RunStore, resume.Carried]:

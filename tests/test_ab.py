@@ -20,13 +20,14 @@ fp32 = "@MODELS@/{model}"
 MEASURE = "[measure]\nwarmup_runs = 20\nmin_runs = 200\nmin_seconds = 0.1\nrepetitions = 12\n"
 
 
-def ab(make_suite, local_target: Path, tmp_path: Path, base: str, new: str) -> tuple[int, Path]:  # type: ignore[no-untyped-def]
+def ab(make_suite, local_target: Path, tmp_path: Path, base: str, new: str, *extra: str) -> (  # type: ignore[no-untyped-def]
+        tuple[int, Path]):  # fmt: skip
     a = make_suite(BODY.format(model=base), name="base.toml", measure=MEASURE)
     b = make_suite(BODY.format(model=new), name="new.toml", measure=MEASURE)
     out = tmp_path / "ab"
     junit = tmp_path / "junit.xml"
     code = main(["ab", str(a), str(b), "--target", str(local_target), "--out", str(out),
-                 "--junit", str(junit)])  # fmt: skip
+                 "--junit", str(junit), *extra])  # fmt: skip
     return code, out
 
 
@@ -49,9 +50,14 @@ def test_a_really_slower_candidate_is_regressed(
 def test_the_same_model_on_both_sides_is_not_regressed(
     make_suite, local_target: Path, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    code, out = ab(make_suite, local_target, tmp_path, "cnn_fp32.tflite", "cnn_fp32.tflite")
+    code, out = ab(make_suite, local_target, tmp_path, "cnn_fp32.tflite", "cnn_fp32.tflite",
+                   "--repetitions", "14")  # fmt: skip
     manifest = json.loads((out / "candidate" / "run.json").read_text())
     assert manifest["ab_verdict"] != "regressed"
+    for side in ("base", "candidate"):  # both sides take --repetitions
+        assert json.loads((out / side / "run.json").read_text())["measure"]["repetitions"] == 14
+        assert set(pd.read_parquet(out / side / "repetitions.parquet").repetition) >= set(
+            range(14))  # fmt: skip
     assert code in (0, 4)  # pass, or inconclusive when the shift's CI straddles the threshold
 
 

@@ -7,10 +7,14 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import xmlschema
 
 from benchy.cli import main
+from benchy.config import Gate
+from benchy.judge.compare import compare_runs
+from benchy.results.read import StoredRun
 
 from .conftest import CNN_MODELS
 
@@ -146,3 +150,32 @@ def test_junit_and_summary_from_a_real_run_with_budgets(  # type: ignore[no-unty
     text = step.read_text()
     assert text.startswith("## benchy suite: ❌ budget failed (exit 1)")
     assert "budgets only (no --baseline given)" in text
+
+
+def test_a_baseline_measured_with_more_repetitions(  # type: ignore[no-untyped-def]
+    make_suite, local_target, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--repetitions` sets the worker processes per cell; `latest` still takes a baseline
+    measured with more of them, and the comparison names the difference as a sample size (it
+    moves no cell), not a setting."""
+    suite = make_suite(AB.format(model="cnn_fp32"), "suite.toml", FEW_REPS)
+    results = tmp_path / "results"
+    argv = ["run", str(suite), "--target", str(local_target), "--results", str(results)]
+    assert main([*argv, "--quick", "--repetitions", "7"]) == 0
+    base = next((results / "suite").iterdir())
+    assert manifest(base)["measure"]["repetitions"] == 7
+    reps = pd.read_parquet(base / "repetitions.parquet")
+    assert sorted(reps["repetition"].unique()) == list(range(7))
+    code = main([*argv, "--quick", "--baseline", "latest"])
+    new = max((results / "suite").iterdir())
+    m = manifest(new)
+    assert m["measure"]["repetitions"] == 5  # the suite's quick repetitions
+    assert m["comparison"]["baseline"] == str(base)
+    assert code in (0, 4), m["comparison"]
+    c = compare_runs(StoredRun.load(base, full=True), StoredRun.load(new, full=True), Gate())
+    kinds = {d.what: d.kind for d in c.differences}
+    assert kinds["measure.repetitions"] == "sample", kinds
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--repetitions", "0", "--dry-run"])
+    assert stop.value.code == 2
+    assert "--repetitions: 0 is below 1" in capsys.readouterr().err

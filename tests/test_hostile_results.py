@@ -126,10 +126,15 @@ def test_latest_prefers_a_baseline_with_the_same_settings(  # type: ignore[no-un
     assert found == runs / "20261101T000000Z-aaaaaa"
     assert "with the same measurement settings" in caplog.text
     caplog.clear()
-    other = {"repetitions": 30, "min_runs": 50}
+    # Repetitions are how many values, not how one is measured: a baseline of 24 still matches.
+    more = {"repetitions": 24, "min_runs": 50}
+    found = newest_run(tmp_path, "fake", ["local"], settings=more, quick=False)
+    assert found == runs / "20261101T000000Z-aaaaaa"
+    caplog.clear()
+    other = {"repetitions": 30, "min_runs": 60}
     found = newest_run(tmp_path, "fake", ["local"], settings=other, quick=False)
     assert found == runs / "20261102T000000Z-bbbbbb"  # none alike: the newest, and why
-    assert "no run with the same settings exists (this one differs in --quick, min_runs" in (
+    assert "no run with the same settings exists (this one differs in --quick, min_runs)" in (
         caplog.text
     )
 

@@ -25,11 +25,11 @@ SUITE += CNN_MODELS
 MEASURE = "[measure]\nmin_runs = 5\nmin_seconds = 0.5\nmax_seconds = 0.5\nrepetitions = 3\n"
 
 
-def interrupted_run(suite: Path, target: Path, out: Path, sig: signal.Signals) -> None:
+def interrupted_run(suite: Path, target: Path, out: Path, sig: signal.Signals, *extra: str) -> None:
     """Start a real run and stop it once some cells are done and others are under way."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "benchy", "run", str(suite), "--target", str(target),
-         "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+         "--out", str(out), *extra], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     deadline = time.monotonic() + 180
     # Repetitions are interleaved: round 2 starts after round 1 of every cell; stop in round 3.
@@ -49,7 +49,8 @@ def test_a_run_interrupted_by_ctrl_c_is_completed_keeping_what_it_had(  # type: 
     make_suite, local_target: Path, tmp_path: Path
 ) -> None:
     suite, out = make_suite(SUITE, measure=MEASURE), tmp_path / "out"
-    interrupted_run(suite, local_target, out, signal.SIGINT)
+    # Started with --repetitions 4 (the suite says 3): resumed without it, it keeps 4.
+    interrupted_run(suite, local_target, out, signal.SIGINT, "--repetitions", "4")
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["status"] == "interrupted"
     before = pd.read_parquet(out / "cells.parquet")
@@ -71,7 +72,7 @@ def test_a_run_interrupted_by_ctrl_c_is_completed_keeping_what_it_had(  # type: 
     assert manifest["status"] == "finished" and len(manifest["resumed"]) == 1
     cells = pd.read_parquet(out / "cells.parquet")
     ran = cells[cells.status == "ok"]
-    assert len(ran) == 4 and (ran.repetitions == 3).all()
+    assert len(ran) == 4 and (ran.repetitions == 4).all()
     samples = pd.read_parquet(out / "samples.parquet")
     assert int(ran.n_samples.sum()) == len(samples)
     # Cells finished before the interrupt are the same rows, figures untouched.
@@ -122,6 +123,9 @@ def test_resume_refuses_what_would_mix_two_runs(  # type: ignore[no-untyped-def]
     assert main(["run", str(suite), "--target", str(local_target), "--resume", str(out),
                  "--quick"]) == 2  # fmt: skip
     assert "was measured without --quick" in capsys.readouterr().err
+    assert main(["run", str(suite), "--target", str(local_target), "--resume", str(out),
+                 "--repetitions", "5"]) == 2  # fmt: skip
+    assert "measure changed since the run started" in capsys.readouterr().err
     assert json.loads((out / "run.json").read_text())["status"] == "interrupted"  # untouched
 
 

@@ -10,6 +10,7 @@ stored side by side (`base/`, `candidate/`) and compared exactly as `benchy comp
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,12 @@ from rich.console import Console
 
 from benchy import interrupts
 from benchy.adaptive import Adaptive
-from benchy.commands.common import add_gate_arguments, publish, reports_wanted
+from benchy.commands.common import (
+    add_gate_arguments,
+    add_repetitions_argument,
+    publish,
+    reports_wanted,
+)
 from benchy.commands.derive import derive_with_progress
 from benchy.config import load_suite
 from benchy.errors import UsageError
@@ -51,6 +57,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument("--results", type=Path, default=Path("results"), help="base folder for results")
     p.add_argument("--quick", action="store_true", help="few samples: for CI smoke runs")
+    add_repetitions_argument(p)
     add_gate_arguments(p)
     p.set_defaults(func=cmd_ab)  # fmt: skip
 
@@ -62,6 +69,8 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
     if len(set(names)) != len(names):
         raise UsageError(f"target names repeat: {', '.join(names)}")
     measure = new_suite.quick if args.quick else new_suite.measure
+    if args.repetitions is not None:
+        measure = dataclasses.replace(measure, repetitions=args.repetitions)
     out = args.out or new_run_dir(args.results, f"{new_suite.name}-ab")
     # derive (issue 13): each side's derived variants, made into its own folder
     made_base = derive_with_progress(console, base_suite, out / "base" / "derived")

@@ -38,6 +38,28 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def repetitions_arg(text: str) -> int:
+    """`--repetitions N`: a whole number ≥ 1 (argparse reports anything else, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
+
+
+def add_repetitions_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--repetitions",
+        type=repetitions_arg,
+        metavar="N",
+        help="fresh worker processes per cell, instead of the suite's [measure] repetitions "
+        "(with --quick, its quick ones): e.g. 24 for a baseline that many nights are compared "
+        "with. A baseline measured with more repetitions is still `latest`'s match",
+    )
+
+
 def reports_wanted(args: argparse.Namespace) -> bool:
     return bool(
         args.junit

@@ -13,7 +13,12 @@ from typing import Any
 from rich.console import Console
 
 from benchy import exitcodes
-from benchy.commands.common import add_gate_arguments, publish, reports_wanted
+from benchy.commands.common import (
+    add_gate_arguments,
+    add_repetitions_argument,
+    publish,
+    reports_wanted,
+)
 from benchy.commands.derive import derive_with_progress
 from benchy.config import Measure, Suite
 from benchy.derive.variants import Derived, planned
@@ -56,6 +61,7 @@ def add_parser(sub: Any) -> None:
         "--results", type=Path, default=Path("results"), help="base folder for results"
     )
     run.add_argument("--quick", action="store_true", help="few samples: for CI smoke runs")
+    add_repetitions_argument(run)
     run.add_argument("--dry-run", action="store_true", help="print the matrix and exit")
     run.add_argument(
         "--show-na", action="store_true", help="list the pairs that cannot apply, one by one"
@@ -138,7 +144,7 @@ def request_of(args: argparse.Namespace) -> RunRequest:
         results=args.results, baseline=args.baseline, resume=args.resume,
         inconclusive=args.inconclusive, report=not args.no_report, junit=args.junit,
         markdown=args.markdown, runtime=args.runtime, threads=args.threads, dim=args.dim,
-        profile_ops=args.profile_ops,
+        profile_ops=args.profile_ops, repetitions=args.repetitions,
     )  # fmt: skip
 
 

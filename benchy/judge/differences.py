@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchy.config import SAMPLE_SIZE
 from benchy.results.manifest import flatten
 from benchy.results.schema import IDENTITY, CellKey
 
@@ -22,10 +23,11 @@ RUN_KEYS = {
 }
 
 
-KINDS = ("status", "benchy", "source", "settings", "machine", "runtime", "model", "dataset",
-         "delegate")  # fmt: skip
+KINDS = ("status", "benchy", "source", "settings", "sample", "machine", "runtime", "model",
+         "dataset", "delegate")  # fmt: skip
 """status: a run did not finish (it holds only some cells) · benchy: its version · source: git
-commit, suite file · settings: [measure], --quick ·
+commit, suite file · settings: [measure], --quick · sample: how many values were taken
+([measure] repetitions), which moves no cell ·
 machine: a target's facts · runtime: a runtime's version or providers on a target · model,
 dataset: a file's sha256 · delegate: the delegate that really took nodes in a cell."""
 
@@ -88,7 +90,7 @@ def differences(
         out.append(Difference("status", "run status", f"{status_b}{note}", str(status_n)))
     run_b = {k: base.get(k) for k in RUN_KEYS} | flatten(base.get("measure") or {}, "measure.")
     run_n = {k: new.get(k) for k in RUN_KEYS} | flatten(new.get("measure") or {}, "measure.")
-    out += [Difference(RUN_KEYS.get(k, "settings"), k, b, n) for k, b, n in _changed(run_b, run_n)]
+    out += [Difference(_kind(k), k, b, n) for k, b, n in _changed(run_b, run_n)]
     targets_b, targets_n = base.get("targets") or {}, new.get("targets") or {}
     for target in sorted(set(targets_n)):
         if target not in targets_b:
@@ -112,6 +114,12 @@ def differences(
         out.append(Difference("dataset", f"dataset {key} sha256", b[:12], n[:12]))
     out += _cell_differences(base_cells, new_cells)
     return out
+
+
+def _kind(key: str) -> str:
+    if key.startswith("measure.") and key.removeprefix("measure.") in SAMPLE_SIZE:
+        return "sample"
+    return RUN_KEYS.get(key, "settings")
 
 
 def _cell_differences(base: pd.DataFrame, new: pd.DataFrame) -> list[Difference]:

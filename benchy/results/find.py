@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from benchy.config import SAMPLE_SIZE
 from benchy.errors import UsageError
 from benchy.results.manifest import schema_problem
 
@@ -76,7 +77,7 @@ def _settings_differ(
     if settings is None:
         return ""
     stored = manifest.get("measure") or {}
-    keys = sorted(k for k in settings if stored.get(k) != settings[k])
+    keys = sorted(k for k in settings if stored.get(k) != settings[k] and k not in SAMPLE_SIZE)
     if quick is not None and bool(manifest.get("quick")) != quick:
         keys.insert(0, "--quick")
     return ", ".join(keys)
