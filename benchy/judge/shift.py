@@ -46,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from benchy.config import Gate
+from benchy.judge import notes
 from benchy.judge.modes import Speeds, match, shared_speed
 from benchy.judge.result import Result, with_
 from benchy.judge.sequential import Looks
@@ -56,7 +57,6 @@ from benchy.stats import (
     hodges_lehmann,
     holm,
     mwu_p_above,
-    outliers,
     robust_scatter,
     shift_ci_depth,
     z_value,
@@ -74,7 +74,6 @@ from benchy.welch import (
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
-MAX_NAMED = 4  # repetitions named per side in a note
 
 
 @dataclass(frozen=True)
@@ -291,7 +290,7 @@ def _prepare(p: Pair, gate: Gate, looks: Looks, moded: int) -> _Test:
         p.cell, p.metric, "inconclusive", p.base, p.new, delta=p.relative(p.up),
         confidence=gate.confidence, context=p.context, repetitions=(len(p.x), len(p.y)),
     )  # fmt: skip
-    named = _paired(p) if p.paired else "; ".join(filter(None, [_set_aside(p), _outliers(p)]))
+    named = notes.paired(p) if p.paired else notes.unpaired(p)
     if p.unmatched and moded:
         if p.interleaved:
             return _by_round(p, p.unmatched, gate, looks, moded)
@@ -325,7 +324,7 @@ def _prepare(p: Pair, gate: Gate, looks: Looks, moded: int) -> _Test:
             return _by_round(p, shared, gate, looks, moded)
         note, lacking = f"{named}; {shared}: not gated", "new" if hl.estimate > 0 else "base"
         return _Test(p, with_(result, verdict="unstable", note=note, lacking=lacking))
-    mismatched = len(_mismatched(p)) if p.paired else 0
+    mismatched = len(notes.mismatched(p)) if p.paired else 0
     return _Test(p, result, hl, weight=looks.weight(len(p.y)), scatter=_scatter(p, x, y),
                  mismatched=mismatched)  # fmt: skip
 
@@ -386,72 +385,6 @@ def _scatter(p: Pair, x: Floats, y: Floats) -> float:
     if p.scale.log:
         return max(known)
     return max(known) / abs(p._centre) if p._centre else math.inf
-
-
-def _far(p: Pair, d: float) -> str:
-    text = f"{p.relative(d) * 100:+.0f}%" if p.scale.log else f"{d:+.3g}"
-    return text.replace("-", "−")
-
-
-def _listed(name: str, rounds: Ints, far: list[str]) -> str:
-    shown = [f"{int(r)} {f}" for r, f in zip(rounds, far, strict=True)][:MAX_NAMED]
-    more = f", … ({len(far) - MAX_NAMED} more)" if len(far) > MAX_NAMED else ""
-    return f"{name} round{'s' if len(far) > 1 else ''} {', '.join(shown)}{more}"
-
-
-def _set_aside(p: Pair) -> str:
-    """`slowed by other load, set aside: base rounds 3 +41%, 9 +52%`."""
-    parts = []
-    for name, values, rounds, kept in zip(("base", "new"), (p.x, p.y), (p.rounds_x, p.rounds_y),
-                                          p.kept(), strict=True):  # fmt: skip
-        if kept.all():
-            continue
-        centre = float(np.median(values[kept]))
-        order = np.argsort(values[~kept])
-        far = [_far(p, float(v) - centre) for v in values[~kept][order]]
-        parts.append(_listed(name, rounds[~kept][order], far))
-    if p.modes:
-        (kx, ky), m, n = p.kept(), len(p.x), len(p.y)
-        modes = (f"speed modes: the fast one compared by Welch's t (base {kx.sum()} of {m}, "
-                 f"new {ky.sum()} of {n} repetitions)")  # fmt: skip
-        return f"{modes}; slower, set aside: {'; '.join(parts)}"
-    return f"slowed by other load, set aside: {'; '.join(parts)}" if parts else ""
-
-
-def _paired(p: Pair) -> str:
-    """`paired by round: 20% trimmed mean of 16 rounds' differences (Yuen's t); a round's two
-    processes at different speeds in rounds 3 −31%, 9 +32%`."""
-    d, rounds = p.differences()
-    text = (f"paired by round: {TRIM:.0%} trimmed mean of {len(d)} rounds' differences "
-            "(Yuen's t)")  # fmt: skip
-    idx = _mismatched(p)
-    if not idx:
-        return text
-    centre = float(np.median(d))
-    far = [_far(p, float(d[i]) - centre) for i in idx]
-    speeds = _listed("at different speeds in", rounds[idx], far)
-    return f"{text}; a round's two processes {speeds}"
-
-
-def _mismatched(p: Pair) -> list[int]:
-    """Paired: the rounds (indices) whose difference lies far from the others' — the round's
-    two processes ran at different speeds."""
-    return outliers(p.differences()[0], p.up / 2)
-
-
-def _outliers(p: Pair) -> str:
-    """`outlier repetitions: base round 7 +43%`: far from their side's compared median."""
-    parts = []
-    for name, values, rounds, kept in zip(("base", "new"), (p.x, p.y), (p.rounds_x, p.rounds_y),
-                                          p.kept(), strict=True):  # fmt: skip
-        v, r = values[kept], rounds[kept]
-        idx = outliers(v, p.up / 2)
-        if idx:
-            centre = float(np.median(v))
-            parts.append(_listed(name, r[idx], [_far(p, float(v[i]) - centre) for i in idx]))
-    return (
-        f"outlier repetitions (kept; ranks bound their weight): {'; '.join(parts)}" if parts else ""
-    )
 
 
 def _decide(t: _Test, rejected: bool, p: float, family: int, gate: Gate) -> Result:
