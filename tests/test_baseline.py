@@ -171,7 +171,9 @@ def test_a_baseline_measured_with_more_repetitions(  # type: ignore[no-untyped-d
     m = manifest(new)
     assert m["measure"]["repetitions"] == 5  # the suite's quick repetitions
     assert m["comparison"]["baseline"] == str(base)
-    assert code in (0, 4), m["comparison"]
+    # One cell, so no run-wide drift is taken out: on a busy machine this A/A may be judged
+    # either way; what is checked is which baseline was taken and how their difference reads.
+    assert code in (0, 1, 4), m["comparison"]
     c = compare_runs(StoredRun.load(base, full=True), StoredRun.load(new, full=True), Gate())
     kinds = {d.what: d.kind for d in c.differences}
     assert kinds["measure.repetitions"] == "sample", kinds
