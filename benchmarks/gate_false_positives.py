@@ -77,30 +77,20 @@ def load_average() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def measure(runs: int, repetitions: int, results: Path) -> list[Path]:
+def measure(runs: int, repetitions: int, results: Path, ab: bool = False) -> list[Path]:
+    """`runs` runs of the pool suite; with `ab`, `benchy ab` jobs of it against itself (both
+    sides' rounds: pairs of processes run back to back)."""
     suite = pool_suite(repetitions, results)
+    what, name = ("ab", "job") if ab else ("run", "run")
     out = []
     for i in range(runs):
-        run_dir = results / f"run{i}"
-        cmd = [sys.executable, "-m", "benchy", "run", str(suite), "--out", str(run_dir)]
-        print(f"measuring run {i + 1}/{runs} ({repetitions} repetitions per cell), load average "
-              f"{load_average()} …", flush=True)  # fmt: skip
+        run_dir = results / f"{name}{i}"
+        cmd = [sys.executable, "-m", "benchy", what, str(suite), *([str(suite)] if ab else []),
+               "--out", str(run_dir)]  # fmt: skip
+        print(f"measuring {what} {i + 1}/{runs} ({repetitions} repetitions per cell), load "
+              f"average {load_average()} …", flush=True)  # fmt: skip
         subprocess.run(cmd, check=False, cwd=ROOT, stdout=subprocess.DEVNULL)
         out.append(run_dir)
-    return out
-
-
-def measure_ab(jobs: int, repetitions: int, results: Path) -> list[Path]:
-    """`benchy ab` of the pool suite against itself: both sides' rounds, pairs of processes."""
-    suite = pool_suite(repetitions, results)
-    out = []
-    for i in range(jobs):
-        job = results / f"job{i}"
-        cmd = [sys.executable, "-m", "benchy", "ab", str(suite), str(suite), "--out", str(job)]
-        print(f"measuring ab job {i + 1}/{jobs} ({repetitions} rounds), load average "
-              f"{load_average()} …", flush=True)  # fmt: skip
-        subprocess.run(cmd, check=False, cwd=ROOT, stdout=subprocess.DEVNULL)
-        out.append(job)
     return out
 
 
@@ -489,7 +479,7 @@ def main() -> None:
     t0 = time.perf_counter()
     ab_dirs = args.ab_runs or []
     if args.measure_ab:
-        ab_dirs += measure_ab(args.measure_ab, args.pool, Path(tempfile.mkdtemp()))
+        ab_dirs += measure(args.measure_ab, args.pool, Path(tempfile.mkdtemp()), ab=True)
     dirs = args.runs
     if dirs is None and not ab_dirs:
         dirs = measure(args.measure_runs, args.pool, Path(tempfile.mkdtemp()))

@@ -135,6 +135,14 @@ def new_store(out: Path, suite: Suite, suite_file: Path, measure: Measure, quick
     return RunStore(out, run_manifest(suite, suite_file, measure, quick))
 
 
+def measure_of(suite: Suite, quick: bool, repetitions: int | None) -> Measure:
+    """The measurement settings of a run: the suite's, or its quick ones; `--repetitions`."""
+    measure = suite.quick if quick else suite.measure
+    if repetitions is not None:
+        measure = dataclasses.replace(measure, repetitions=repetitions)
+    return measure
+
+
 def load_request_suite(request: RunRequest) -> Suite:
     """The suite file's, or the one a model file is measured with (benchy/modelrun.py)."""
     if is_model_file(request.suite):
@@ -159,11 +167,9 @@ def prepare(request: RunRequest) -> Prepared:
     if request.resume is not None:
         request.quick = _resumed_quick(request)
         request.repetitions = request.repetitions or _resumed_repetitions(request.resume)
-    measure = suite.quick if request.quick else suite.measure
+    measure = measure_of(suite, request.quick, request.repetitions)
     if request.profile_ops:
         measure = dataclasses.replace(measure, profile_ops=True)
-    if request.repetitions is not None:
-        measure = dataclasses.replace(measure, repetitions=request.repetitions)
     check_local_valgrind(request.suite, measure, targets)  # instruction mode needs valgrind
     checked = check_run_arguments(request, suite, names, measure)
     return Prepared(request, suite, targets, measure, checked.out, checked.baseline)

@@ -10,7 +10,6 @@ stored side by side (`base/`, `candidate/`) and compared exactly as `benchy comp
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import uuid
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from benchy.config import load_suite
 from benchy.errors import UsageError
 from benchy.judge import outcome
 from benchy.judge.compare import compare_runs
-from benchy.pipeline import matrix, new_store, targets_of
+from benchy.pipeline import matrix, measure_of, new_store, targets_of
 from benchy.report.comparison import print_comparison
 from benchy.report.markup import plain
 from benchy.report.terminal import LiveProgress
@@ -68,9 +67,7 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
     names = [t.name for t in targets]
     if len(set(names)) != len(names):
         raise UsageError(f"target names repeat: {', '.join(names)}")
-    measure = new_suite.quick if args.quick else new_suite.measure
-    if args.repetitions is not None:
-        measure = dataclasses.replace(measure, repetitions=args.repetitions)
+    measure = measure_of(new_suite, args.quick, args.repetitions)
     out = args.out or new_run_dir(args.results, f"{new_suite.name}-ab")
     # derive (issue 13): each side's derived variants, made into its own folder
     made_base = derive_with_progress(console, base_suite, out / "base" / "derived")
