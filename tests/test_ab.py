@@ -81,7 +81,7 @@ def test_one_more_layer_is_regressed(local_target: Path, tmp_path: Path) -> None
     assert manifest["adaptive"]["at"] == [24, 36, 48]
 
 
-def test_one_more_layer_is_regressed_on_two_threads_compared_round_by_round(
+def test_a_longer_chain_is_regressed_on_two_threads_compared_round_by_round(
     local_target: Path, tmp_path: Path
 ) -> None:
     """A 2-thread cell's processes land in one of several speeds, in shares that differ from
@@ -89,12 +89,14 @@ def test_one_more_layer_is_regressed_on_two_threads_compared_round_by_round(
     candidate process runs right after its baseline process: the rounds are paired, and the
     machine's speed of the moment cancels out of each round's difference (Yuen's trimmed t on
     the differences: a round whose two processes landed at different speeds is trimmed). The
-    5 vs 6 layer chain (≈ +17%) is `regressed`."""
+    5 vs 10 layer chain (≈ +85%) is `regressed`. Not 5 vs 6 (≈ +17%): with both cores kept busy
+    by stress-ng a 2-thread cell's rounds scatter by 22–28% (robust), and that call was
+    `unstable` in 3 of 10 runs (CI −4% … +28%)."""
     from benchmarks.chains import chain_suite, mlp_chain
 
     gate = '[gate]\nmetrics = ["p50"]\nmax_repetitions = 48\n'
     base = chain_suite(mlp_chain(5, tmp_path / "c5.onnx"), tmp_path / "base.toml", 24, gate, 2)
-    new = chain_suite(mlp_chain(6, tmp_path / "c6.onnx"), tmp_path / "new.toml", 24, gate, 2)
+    new = chain_suite(mlp_chain(10, tmp_path / "c10.onnx"), tmp_path / "new.toml", 24, gate, 2)
     out = tmp_path / "ab"
     code = main(["ab", str(base), str(new), "--target", str(local_target), "--out", str(out)])
     manifests = [
