@@ -43,6 +43,14 @@ def wait_for_cells(out: Path, n: int, timeout: float = 120) -> None:
     raise AssertionError(f"no {n} cells in {out} within {timeout} s")
 
 
+def wait_for_file(path: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {path} within {timeout} s")
+        time.sleep(0.05)
+
+
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
@@ -81,7 +89,9 @@ def test_two_runs_into_one_out_cannot_interleave(  # type: ignore[no-untyped-def
 ) -> None:
     suite, out = str(make_suite(SUITE, measure=SLOW)), tmp_path / "out"
     first = benchy("run", suite, "--target", str(local_target), "--out", str(out))
-    wait_for_cells(out, 1)
+    # Wait for the lock, not a finished cell: repetitions are interleaved, so the first cell
+    # finishes ~1 s before the last, and under stress-ng the second run's start took longer.
+    wait_for_file(out / "run.lock")
     second = subprocess.run(
         [sys.executable, "-m", "benchy", "run", suite, "--target", str(local_target),
          "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=120,
