@@ -21,7 +21,10 @@ adaptive repetitions cost. On real measured data.
 6. With `--ab-runs` (or `--measure-ab N`): `benchy ab` jobs of the pool suite against itself.
    Each draw takes the same R rounds of both sides, so a round's two processes (the base's,
    then the candidate's, back to back) are compared as a pair, as `benchy ab` does; both sides
-   grow into the job's other rounds. A/A, slowdowns and hiccups as above.
+   grow into the job's other rounds. A/A, slowdowns and hiccups as above. Jobs measured since
+   each round's two models are also timed in one process (worker/pair.py) are judged on those
+   (a slowdown or hiccup multiplies them too); `ab_processes` judges the same draws on the
+   processes alone, as before.
 4. The p50 minimum detectable effect of every cell in the A/A comparisons, and the repetitions
    the cells took.
 
@@ -57,7 +60,7 @@ from benchy.config import Gate
 from benchy.judge.compare import Comparison, compare_runs
 from benchy.judge.sequential import Looks
 from benchy.results.read import QUANTILES, StoredRun
-from benchy.results.schema import IDENTITY, CellKey
+from benchy.results.schema import IDENTITY, PAIRED_FIGURES, CellKey
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "suites" / "wearable.toml"
@@ -129,6 +132,7 @@ class Draw:
     planned: list[int]
     spare: list[int]  # the pool's other rounds, in the order extra rounds take them
     extra: dict[CellKey, list[int]] = field(default_factory=dict)
+    pairs: bool = True  # the rounds timed in one process (`benchy ab`), when the job has them
 
     def chosen(self, frame: pd.DataFrame) -> pd.DataFrame:
         mask = frame["repetition"].isin(self.planned).to_numpy().copy()
@@ -136,12 +140,21 @@ class Draw:
             mask |= ((frame["key"] == key) & frame["repetition"].isin(rounds)).to_numpy()
         return frame[mask]
 
-    def run(self, looks: Looks | None, change: Any) -> StoredRun:
-        reps = change(self.chosen(self.pool.reps).copy())
+    def run(self, looks: Looks | None, change: Any, partner: Any = None) -> StoredRun:
+        """`change` this side's values; `partner`: the base side's change, for the baseline's
+        values in the candidate's rounds timed in one process (`benchy ab`)."""
+        reps = change(self.chosen(self.pool.reps).copy(), list(QUANTILES))
         manifest = dict(self.pool.run.manifest)
         if looks is not None:
             manifest["looks"] = looks.payload()
-        figures = self.chosen(self.pool.figures).drop(columns="key")
+        figures = self.chosen(self.pool.figures).copy()
+        if "paired_n" in figures.columns and not self.pairs:
+            figures = figures.drop(columns=list(PAIRED_FIGURES))
+        elif "paired_n" in figures.columns:
+            figures = change(figures, [f"paired_{q}" for q in QUANTILES])
+            if partner is not None:
+                figures = partner(figures, [f"paired_base_{q}" for q in QUANTILES])
+        figures = figures.drop(columns="key")
         return StoredRun(self.pool.run.dir, manifest, self.pool.run.cells,
                          reps.drop(columns="key"), figures)  # fmt: skip
 
@@ -157,21 +170,23 @@ def split(pool: Pool, r: int, rng: np.random.Generator) -> tuple[Draw, Draw]:
     return Draw(pool, order[:r], []), Draw(pool, order[r : 2 * r], order[2 * r :])
 
 
-def ab_draw(job: tuple[Pool, Pool], r: int, rng: np.random.Generator) -> tuple[Draw, Draw]:
+def ab_draw(
+    job: tuple[Pool, Pool], r: int, rng: np.random.Generator, pairs: bool = True
+) -> tuple[Draw, Draw]:
     """Both sides of one `benchy ab` job (`--ab-runs`): the same R rounds of each, so a round's
     two processes — the base's, then the candidate's, back to back — are compared as a pair;
     both grow into the job's other rounds in the same order."""
     base, new = job
     rounds = np.intersect1d(base.rounds, new.rounds)
     order = [int(v) for v in rng.permutation(rounds)]
-    return Draw(base, order[:r], order[r:]), Draw(new, order[:r], order[r:])
+    return Draw(base, order[:r], order[r:]), Draw(new, order[:r], order[r:], pairs=pairs)
 
 
 def slow_down(key: CellKey | None, factor: float) -> Any:
-    def change(reps: pd.DataFrame) -> pd.DataFrame:
+    def change(reps: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         if key is not None:
             mine = (reps["key"] == key).to_numpy()
-            for q in QUANTILES:
+            for q in columns:
                 reps.loc[mine, q] = reps.loc[mine, q] * factor
         return reps
 
@@ -181,12 +196,12 @@ def slow_down(key: CellKey | None, factor: float) -> Any:
 def hiccups(picks: dict[CellKey, int], then: Any) -> Any:
     """One repetition per cell (the round picked) × 1.5, then `then`."""
 
-    def change(reps: pd.DataFrame) -> pd.DataFrame:
+    def change(reps: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
         for key, rnd in picks.items():
             mine = ((reps["key"] == key) & (reps["repetition"] == rnd)).to_numpy()
-            for q in QUANTILES:
+            for q in columns:
                 reps.loc[mine, q] = reps.loc[mine, q] * 1.5
-        return then(reps)
+        return then(reps, columns)
 
     return change
 
@@ -214,9 +229,11 @@ def adaptive(
     done = r
 
     def judged() -> Comparison:
+        partner = change_b if ab else None
         return compare_runs(
-            base.run(None, change_b), new.run(looks, change_n), gate, interleaved=ab or None
-        )
+            base.run(None, change_b), new.run(looks, change_n, partner), gate,
+            interleaved=ab or None,
+        )  # fmt: skip
 
     while True:
         comparison = judged()
@@ -336,7 +353,7 @@ def _quantiles(v: np.ndarray) -> dict[str, float]:
     return out
 
 
-MODES = ("plain", "hiccups", "same_run", "ab", "ab_hiccups")
+MODES = ("plain", "hiccups", "same_run", "ab", "ab_hiccups", "ab_processes")
 
 
 def study(
@@ -396,6 +413,10 @@ def study(
             judge(tallies["ab"], one, other, {}, {}, key, True)
         if "ab_hiccups" in tallies:
             judge(tallies["ab_hiccups"], one, other, hb, hn, key, True)
+        if "ab_processes" in tallies:
+            other.pairs = False
+            judge(tallies["ab_processes"], one, other, {}, {}, key, True)
+            other.pairs = True
         if (n + 1) % 25 == 0:
             print(f"    {n + 1}/{pairs} pairs, {time.perf_counter() - t0:.0f} s", flush=True)
 
@@ -424,6 +445,7 @@ LABELS = {
     "same_run": "both sides from one run, rounds drawn at random, not paired",
     "ab": "benchy ab jobs (both suites the same), the same rounds of each side, paired by round",
     "ab_hiccups": "benchy ab, hiccups (one repetition per cell × 1.5)",
+    "ab_processes": "benchy ab jobs judged on the processes alone (no rounds timed in one process)",
 }
 
 

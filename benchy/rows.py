@@ -26,6 +26,7 @@ from benchy.power import energy
 from benchy.power.config import PowerConfig
 from benchy.profiling.rows import instruction_columns, ops_columns, ops_table
 from benchy.results.manifest import sha256_file
+from benchy.results.read import QUANTILES
 from benchy.results.schema import (
     ACCURACY,
     ACCURACY_DROP,
@@ -33,6 +34,7 @@ from benchy.results.schema import (
     METRIC,
     METRIC_VALUE,
     MODEL_MEMORY,
+    PAIRED_FIGURES,
     PEAK_RSS,
     STATUS,
     VERDICT,
@@ -146,9 +148,36 @@ def repetitions_table(
                 PEAK_RSS: peak,
                 MODEL_MEMORY: model_memory(peak, r.get("rss_before_mb"), r.get("runtime_code_mb")),
                 ENERGY: (energies[i].get(ENERGY) if energies is not None else None),
+                **paired_figures(r),
             }
         )
     return pd.DataFrame(rows)
+
+
+def paired_figures(result: CellResult) -> dict[str, float | None]:
+    """A `benchy ab` round's two models timed in turn in one process (worker/pair.py): each one's
+    percentiles (ms) and the samples per model; None where the round was not."""
+    paired = result.get("paired") or {}
+    own, theirs = paired.get("samples_ns"), paired.get("partner_ns")
+    if not own or not theirs:
+        return dict.fromkeys(PAIRED_FIGURES)
+    qs = list(QUANTILES.values())
+    base = np.quantile(np.asarray(theirs, np.float64), qs) / 1e6
+    new = np.quantile(np.asarray(own, np.float64), qs) / 1e6
+    out: dict[str, float | None] = {"paired_n": float(min(len(own), len(theirs)))}
+    for name, b, n in zip(QUANTILES, base, new, strict=True):
+        out[f"paired_base_{name}"], out[f"paired_{name}"] = float(b), float(n)
+    return out
+
+
+def paired_columns(results: list[CellResult]) -> dict[str, Any]:
+    """The cell's `paired_rounds` and first `paired_error` (a candidate in `benchy ab`)."""
+    rounds = [r["paired"] for r in results if "paired" in r]
+    if not rounds:
+        return {}
+    errors = [p["error"] for p in rounds if "error" in p]
+    first = errors[0] if errors else None
+    return {"paired_rounds": len(rounds) - len(errors), "paired_error": first}
 
 
 def tflm_arena(cell: Cell) -> dict[str, Any]:
@@ -264,6 +293,7 @@ class RowBuilder:
         else:
             row["measure_mode"] = "time"
         row.update(ops_columns(results))
+        row.update(paired_columns(results))
         tables["ops"] = ops_table(results)
         return self._finish(cell, row, tables, bool(facts.get("emulated")))
 

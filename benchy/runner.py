@@ -35,7 +35,7 @@ from benchy.results.store import ResultsUnwritable, RunStore
 from benchy.rows import CellRecord, RowBuilder
 from benchy.targets import TARGET_KINDS
 from benchy.targets.base import Target
-from benchy.worker.protocol import CellResult
+from benchy.worker.protocol import CellResult, PairedResult
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,8 @@ class Runner:
         self.target_failed = False
         self.store_error: ResultsUnwritable | None = None
         """Set when the results folder stopped taking writes; the run was stopped."""
+        self.paired_latency = False
+        """`benchy ab`: time each round's two models in turn in one process too (_run_paired)."""
         self.stopping: Stopping = NoLooks()
         """When cells are settled: after the planned rounds, or later (benchy/adaptive.py)."""
 
@@ -313,6 +315,8 @@ class Runner:
                 self.events.cell_started(cell)
                 t0 = time.perf_counter()
                 result, lost = self._run_once(target, side, cell, rep)
+                if lost is None and result.get("status") == "ok" and self._pairs(target, side):
+                    result["paired"], lost = self._run_paired(target, side, cell, rep)
                 if self._stop.is_set():
                     return  # the worker was killed under this cell: it did not finish
                 part.wall_s += time.perf_counter() - t0
@@ -376,6 +380,44 @@ class Runner:
             return result, None
         except TargetError as exc:
             return {"status": "error", "error": str(exc)}, exc
+
+    def _pairs(self, target: _Target, side: Side) -> bool:
+        """`benchy ab` (`paired_latency`): the candidate's rounds are also timed in one process
+        with the baseline's, on targets whose worker can (worker/pair.py)."""
+        return (
+            self.paired_latency
+            and side is self.sides[-1]
+            and len(self.sides) == 2
+            and target.device.pairs_in_process
+            and side.plan.measure.mode == "time"
+        )
+
+    def _run_paired(
+        self, target: _Target, side: Side, cell: Cell, rep: int
+    ) -> tuple[PairedResult, TargetError | None]:
+        """Round `rep` of the cell's two models timed in turn in one worker process, right after
+        each ran in its own; why not, when it could not be."""
+        base = self.sides[0]
+        partner = next((c for c in base.plan.cells if c.key == cell.key), None)
+        done = base.partial.get(cell.key)
+        if partner is None or done is None or len(done.results) <= rep:
+            return {"error": "the baseline's repetition did not run"}, None
+        paths, requests = target.paths, []
+        for s, c in ((side, cell), (base, partner)):
+            model = s.plan.suite.models[c.model]
+            request = cell_request(c, model, s.plan.measure, paths, rep, None)
+            request["collect_outputs"] = False
+            request.pop("profile_ops", None)
+            requests.append(request)
+        own, theirs = requests
+        own["partner"], own["partner_first"] = theirs, rep % 2 == 0
+        try:
+            got = target.device.run_cell(own, 2 * side.plan.measure.timeout_s)
+        except TargetError as exc:
+            return {"error": str(exc)}, exc
+        if got.get("status") != "ok":
+            return {"error": f"{got.get('status')}: {got.get('error') or ''}"}, None
+        return {"samples_ns": got["samples_ns"], "partner_ns": got["partner_ns"]}, None
 
     def _reconnect(self, target: _Target, remaining: list[Job]) -> bool:
         """After a lost worker or connection, try once to get the target back. If that fails,

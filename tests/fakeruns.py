@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from benchy.results.schema import REPETITION_FIGURES
+from benchy.results.schema import PAIRED_FIGURES, REPETITION_FIGURES
 from benchy.results.store import RunStore
 
 FACTS = {
@@ -84,7 +84,8 @@ def write_run(
             row = {"latency_p50_ms": float(np.median(medians)), **row}
         per_rep = (figures or {}).get(variant)
         if per_rep:
-            row = {**row, **{k: float(np.max(v)) for k, v in per_rep.items()}}
+            row = {**row, **{k: float(np.max(v)) for k, v in per_rep.items()
+                             if k in REPETITION_FIGURES}}  # fmt: skip
         _add(store, row, samples, reps, per_rep)
     store.finish(status="finished", exit_code=0, verdict="pass")
     return directory
@@ -105,7 +106,7 @@ def _add(
         ).assign(latency_ms=lambda f: f["latency_ns"] / 1e6)
     if per_rep:
         n = len(next(iter(per_rep.values())))
-        columns = {c: per_rep.get(c, [None] * n) for c in REPETITION_FIGURES}
+        columns = {c: per_rep.get(c, [None] * n) for c in (*REPETITION_FIGURES, *PAIRED_FIGURES)}
         tables["repetitions"] = pd.DataFrame({"repetition": np.arange(n), **columns})
     store.add(row, tables)
 

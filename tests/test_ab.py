@@ -59,6 +59,12 @@ def test_the_same_model_on_both_sides_is_not_regressed(
         assert set(pd.read_parquet(out / side / "repetitions.parquet").repetition) >= set(
             range(14))  # fmt: skip
     assert code in (0, 4)  # pass, or inconclusive when the shift's CI straddles the threshold
+    # each round's two models were also timed in turn in one process (worker/pair.py)
+    new = pd.read_parquet(out / "candidate" / "cells.parquet")
+    figures = pd.read_parquet(out / "candidate" / "repetitions.parquet")
+    assert (new["paired_rounds"] == new["repetitions"]).all() and new["paired_error"].isna().all()
+    assert figures["paired_n"].notna().all() and (figures["paired_n"] >= 200).all()
+    assert pd.read_parquet(out / "base" / "repetitions.parquet")["paired_n"].isna().all()
 
 
 def test_one_more_layer_is_regressed(local_target: Path, tmp_path: Path) -> None:
@@ -86,12 +92,9 @@ def test_a_longer_chain_is_regressed_on_two_threads_compared_round_by_round(
 ) -> None:
     """A 2-thread cell's processes land in one of several speeds, in shares that differ from
     run to run, so its fastest speed is rarely matched between two runs. In `benchy ab` each
-    candidate process runs right after its baseline process: the rounds are paired, and the
+    round's two models are also timed in turn in one worker process (worker/pair.py): the
     machine's speed of the moment cancels out of each round's difference (Yuen's trimmed t on
-    the differences: a round whose two processes landed at different speeds is trimmed). The
-    5 vs 10 layer chain (≈ +85%) is `regressed`. Not 5 vs 6 (≈ +17%): with both cores kept busy
-    by stress-ng a 2-thread cell's rounds scatter by 22–28% (robust), and that call was
-    `unstable` in 3 of 10 runs (CI −4% … +28%)."""
+    the differences). The 5 vs 10 layer chain (≈ +85%) is `regressed`."""
     from benchmarks.chains import chain_suite, mlp_chain
 
     gate = '[gate]\nmetrics = ["p50"]\nmax_repetitions = 48\n'
@@ -106,4 +109,4 @@ def test_a_longer_chain_is_regressed_on_two_threads_compared_round_by_round(
     regressed = manifests[1]["comparison"]["regressed"]
     assert code == 1, manifests[1]["comparison"]
     assert [line.split(":")[0] for line in regressed] == ["local/chain/k onnxruntime/cpu ×2"]
-    assert "paired by round: 20% trimmed mean of " in regressed[0]
+    assert "timed in turn in one process per round: 20% trimmed mean of " in regressed[0]

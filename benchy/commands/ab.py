@@ -87,6 +87,7 @@ def cmd_ab(args: argparse.Namespace, console: Console) -> int:
     candidate = Side(Plan(new_suite, measure, tuple(targets), tuple(matrix(new_suite, targets))),
                      stores["candidate"])  # fmt: skip
     runner = Runner([base, candidate])
+    runner.paired_latency = True  # latency shifts judged within one process per round
     # close calls get more repetitions, on both sides, back to back (benchy/adaptive.py)
     runner.stopping = adaptive = Adaptive(new_suite.gate, measure.repetitions, candidate)
     stores["candidate"].annotate(looks=adaptive.looks.payload())

@@ -93,6 +93,7 @@ def compare_runs(
     base_rows = {k: r for k, r in base.records().items() if k.target in targets}
     new_rows = new.records()
     reps_base, reps_new = _reps_by_cell(base, gate), _reps_by_cell(new, gate)
+    within = _paired_by_cell(new) if interleaved else {}
     figures_base, figures_new = (_by_cell(steady_memory(r.figures(), gate)) for r in (base, new))
     items: list[Item] = []
     for key in [*new_rows, *(k for k in base_rows if k not in new_rows)]:
@@ -111,9 +112,10 @@ def compare_runs(
             if metric in QUANTILES:
                 column = f"latency_{metric}_ms"
                 points = (b.get(column), n.get(column))
+                reps = within.get(key) or (reps_base.get(key), reps_new.get(key))
                 got = latency.collect(
-                    key, metric, reps_base.get(key), reps_new.get(key), points, gate, context,
-                    changed, interleaved=interleaved,
+                    key, metric, *reps, points, gate, context, changed, interleaved=interleaved,
+                    within=key in within,
                 )  # fmt: skip
             elif metric in memory.MEMORY_COLUMNS:
                 figures = (figures_base.get(key), figures_new.get(key))
@@ -187,6 +189,28 @@ def _global_changes(diffs: list[Difference], targets: set[str]) -> dict[str, lis
 
 def _reps_by_cell(run: StoredRun, gate: Gate) -> dict[CellKey, pd.DataFrame]:
     return _by_cell(steady(run.repetitions(), gate))
+
+
+def _paired_by_cell(new: StoredRun) -> dict[CellKey, tuple[pd.DataFrame, pd.DataFrame]]:
+    """`benchy ab`: per cell, each round's two models timed in turn in one process (the
+    candidate's repetitions.parquet, PAIRED_FIGURES) as (base, new) percentiles per round — for
+    cells with such rounds in at least half of theirs. These share the machine's speed of the
+    same moments, so no run drift is taken out of them (`steady`)."""
+    figures = new.figures()
+    if "paired_n" not in figures.columns:
+        return {}
+    out = {}
+    for key, group in _by_cell(figures).items():
+        timed = group[group["paired_n"].notna()]
+        if len(timed) and 2 * len(timed) >= len(group):
+            n = timed["paired_n"].astype("int64")
+            sides = (
+                pd.DataFrame({"repetition": timed["repetition"], "n": n,
+                              **{q: timed[f"paired{side}_{q}"] for q in QUANTILES}})
+                for side in ("_base", "")
+            )  # fmt: skip
+            out[key] = (next(sides), next(sides))
+    return out
 
 
 def _by_cell(reps: pd.DataFrame) -> dict[CellKey, pd.DataFrame]:

@@ -57,10 +57,12 @@ def collect(
     context: tuple[str, ...],
     model_changed: bool,
     interleaved: bool = False,
+    within: bool = False,
 ) -> Result | Pair:
     """The per-repetition values of one cell × percentile, or why they cannot be compared.
     `interleaved`: both sides measured in one job, round by round (a multi-threaded cell is then
-    compared by round; shift.py)."""
+    compared by round; shift.py). `within`: each round's two values were timed in turn in one
+    process (worker/pair.py): compared by round whatever the threads."""
     bv, nv = points
     d = delta(gate, metric)
     if base_reps is None or new_reps is None or base_reps.empty or new_reps.empty:
@@ -78,7 +80,7 @@ def collect(
         base_reps["repetition"].to_numpy(np.int64), new_reps["repetition"].to_numpy(np.int64),
         up=math.log1p(d), down=-math.log1p(-d) if d < 1 else math.inf, scale=LATENCY,
         context=context, model_changed=model_changed, interleaved=interleaved,
-        paired=interleaved and cell.threads > 1,
+        paired=within or (interleaved and cell.threads > 1), within=within,
     )  # fmt: skip
 
 

@@ -51,15 +51,15 @@ def paired(p: Pair) -> str:
     """`paired by round: 20% trimmed mean of 16 rounds' differences (Yuen's t); a round's two
     processes at different speeds in rounds 3 −31%, 9 +32%`."""
     d, rounds = p.differences()
-    text = (f"paired by round: {TRIM:.0%} trimmed mean of {len(d)} rounds' differences "
-            "(Yuen's t)")  # fmt: skip
+    how = "timed in turn in one process per round" if p.within else "paired by round"
+    text = f"{how}: {TRIM:.0%} trimmed mean of {len(d)} rounds' differences (Yuen's t)"
     idx = mismatched(p)
     if not idx:
         return text
     centre = float(np.median(d))
     far = [_far(p, float(d[i]) - centre) for i in idx]
     speeds = _listed("at different speeds in", rounds[idx], far)
-    return f"{text}; a round's two processes {speeds}"
+    return f"{text}; a round's two {'models' if p.within else 'processes'} {speeds}"
 
 
 def unpaired(p: Pair) -> str:

@@ -105,6 +105,7 @@ class Pair:
     offset: float = 0.0  # run-wide drift taken out of y
     paired: bool = False  # compared round by round (`benchy ab`'s multi-threaded cells)
     interleaved: bool = False  # round r ran back to back on both sides (one `benchy ab`)
+    within: bool = False  # paired, each round's two values timed in turn in one process
     _kept: tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] = field(init=False, repr=False)
     _centre: float = field(init=False, repr=False)  # the baseline's median
     prior: Prior | None = None  # the other cells' fast-mode scatter (moderated t)
@@ -414,7 +415,8 @@ def _decide(t: _Test, rejected: bool, p: float, family: int, gate: Gate) -> Resu
         elif t.mismatched > TRIM * (rounds := len(t.pair.differences()[0])):
             verdict = "unstable"
             note = (
-                f"in {t.mismatched} of {rounds} rounds the two processes ran at different "
+                f"in {t.mismatched} of {rounds} rounds the two "
+                f"{'models' if t.pair.within else 'processes'} ran at different "
                 f"speeds, more than the {TRIM:.0%} the trimmed mean sets aside, while the CI "
                 "straddles δ: not gated"
             )

@@ -126,6 +126,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("throughput_ips", "float", "invokes per second of invoke time"),
     Column("n_samples", "int", "timed invokes over all repetitions"),
     Column("repetitions", "int", "worker processes the cell ran in"),
+    Column("paired_rounds", "int", "`benchy ab`, the candidate: rounds whose two models were "
+           "also timed in turn in one worker process (what the latency shift is judged on)"),
+    Column("paired_error", "str", "why a round was not timed in one process, the first such"),
     Column("warmup_runs", "int", "untimed invokes in the first repetition"),
     Column("load_ms", "float", "model load time (median over repetitions)"),
     Column("first_inference_ms", "float", "first, cold invoke (median over repetitions)"),
@@ -204,7 +207,14 @@ REPETITION_FIGURES = (PEAK_RSS, MODEL_MEMORY, ENERGY)
 """What each repetition (worker process) measured besides latency, one row per repetition in
 repetitions.parquet: a baseline comparison judges memory and energy on these, as it judges
 latency on per-repetition percentiles. Null where the repetition did not measure it."""
-REPETITIONS_COLUMNS = (*IDENTITY, "repetition", *REPETITION_FIGURES)
+PAIRED_FIGURES = (
+    "paired_n", "paired_base_p50", "paired_base_p90", "paired_base_p99",
+    "paired_p50", "paired_p90", "paired_p99",
+)  # fmt: skip
+"""`benchy ab`, in the candidate's repetitions.parquet: round r's two models timed in turn in
+one worker process (worker/pair.py): the baseline's and the candidate's percentiles (ms) and
+samples per model (the fewer). Null where the round was not timed so."""
+REPETITIONS_COLUMNS = (*IDENTITY, "repetition", *REPETITION_FIGURES, *PAIRED_FIGURES)
 
 
 def columns_markdown() -> str:

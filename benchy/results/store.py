@@ -29,6 +29,7 @@ from benchy.results.schema import (
     IDENTITY,
     OPS_COLUMNS,
     POWER_COLUMNS,
+    PAIRED_FIGURES,
     REPETITION_FIGURES,
     REPETITIONS_COLUMNS,
     SAMPLES_COLUMNS,
@@ -244,6 +245,7 @@ LONG_TYPES: dict[str, Any] = {
     "share_pct": "float64",
     "source": "string",
     **dict.fromkeys(REPETITION_FIGURES, "float64"),
+    **dict.fromkeys(PAIRED_FIGURES, "float64"),
 }
 
 

@@ -132,6 +132,8 @@ class WorkerChannel:
 class WorkerTarget(Target):
     """A target whose cells run in benchy's worker (local CPU, SSH boards)."""
 
+    pairs_in_process = True
+
     cooldown: Cooldown | None = None
 
     def __init__(self, name: str, options: Any) -> None:

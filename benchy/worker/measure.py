@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from benchy.worker.inputs import feedback_pairs, input_sets
@@ -61,18 +62,73 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def _injected_fault(cell: CellRequest) -> None:
+def injected_fault(cell: CellRequest, scope: str = "") -> None:
     """Test hook: BENCHY_INJECT_FAULT="segfault:PATTERN" or "hang:PATTERN" hits cells whose
-    model path contains PATTERN, so tests can crash or hang a real worker child on purpose."""
+    model path contains PATTERN, so tests can crash or hang a real worker child on purpose;
+    "pair-segfault:PATTERN" hits only pair requests (scope "pair", worker/pair.py)."""
     spec = os.environ.get("BENCHY_INJECT_FAULT", "")
     kind, _, pattern = spec.partition(":")
-    if not pattern or pattern not in cell["model_path"]:
+    where, _, kind = kind.rpartition("-")
+    if where != scope or not pattern or pattern not in cell["model_path"]:
         return
     if kind == "segfault":
         os.kill(os.getpid(), signal.SIGSEGV)
     elif kind == "hang":
         while True:
             time.sleep(1)
+
+
+@dataclass
+class Loaded:
+    """A model loaded for timing: its input sets on the device, and for a streaming model the
+    state feedback."""
+
+    runner: Runner
+    arrays: list[list[Any]]
+    sets: list[Any]
+    feed: Callable[[], None] | None
+    output: int
+
+    @classmethod
+    def of(cls, runner: Runner, cell: CellRequest) -> Loaded:
+        spec = cell["inputs"]
+        arrays = input_sets(runner.inputs, spec)
+        output = index_of(runner.outputs, spec.get("output"), "output")
+        pairs = feedback_pairs(runner, spec)
+        feed = None
+        if pairs:  # streaming: each invoke takes the previous one's state, the first its own
+            runner.stream(pairs)
+            feed = runner.feed
+        sets = runner.load(arrays)
+        if feed is not None:
+            runner.restart(arrays[0])
+        return cls(runner, arrays, sets, feed, output)
+
+    def invoke(self, i: int) -> None:
+        """Untimed: the i-th input set, invoke, feed the state back."""
+        self.runner.set_inputs(self.sets[i % len(self.sets)])
+        self.runner.invoke()
+        if self.feed is not None:
+            self.feed()
+
+    def first_invoke(self) -> int:
+        """The cold first invoke, in ns."""
+        self.runner.set_inputs(self.sets[0])
+        t0 = time.perf_counter_ns()
+        self.runner.invoke()
+        first_ns = time.perf_counter_ns() - t0
+        if self.feed is not None:
+            self.feed()
+        return first_ns
+
+    def warm_up(self, m: MeasureSpec) -> int:
+        """Warmup: count and time, both honoured. Returns the invokes it took."""
+        clock = time.perf_counter_ns
+        n, until = 0, clock() + int(float(m["warmup_seconds"]) * 1e9)
+        while n < int(m["warmup_runs"]) or clock() < until:
+            self.invoke(n)
+            n += 1
+        return n
 
 
 def timed_loop(
@@ -131,7 +187,7 @@ def collect_outputs(
 
 def measure(cell: CellRequest) -> CellResult:
     """Run one cell in this process and return its record (errors raise)."""
-    _injected_fault(cell)
+    injected_fault(cell)
     reset_ok = _reset_peak_rss()
     rss_before = _proc_status_kb("VmRSS")
     # Under Valgrind (instruction mode) the process's memory is Valgrind's: not read at all.
@@ -141,37 +197,16 @@ def measure(cell: CellRequest) -> CellResult:
     runner = RUNNERS[cell["runtime"]](cell)
     load_ns = time.perf_counter_ns() - t0
     rss_after_load = _proc_status_kb("VmRSS")
-    spec = cell["inputs"]
-    arrays = input_sets(runner.inputs, spec)
-    output = index_of(runner.outputs, spec.get("output"), "output")
-    pairs = feedback_pairs(runner, spec)
-    feed = None
-    if pairs:  # streaming: each invoke takes the previous one's state, the first its own source
-        runner.stream(pairs)
-        feed = runner.feed
-    sets = runner.load(arrays)
-    if feed is not None:
-        runner.restart(arrays[0])
+    loaded = Loaded.of(runner, cell)
+    arrays, sets, feed = loaded.arrays, loaded.sets, loaded.feed
 
     counter = counter_for(cell, runner)  # instruction mode (issue 15): under callgrind
-    runner.set_inputs(sets[0])
-    t0 = time.perf_counter_ns()
-    runner.invoke()
-    first_ns = time.perf_counter_ns() - t0
-    if feed is not None:
-        feed()
+    first_ns = loaded.first_invoke()
 
     m = cell["measure"]
     clock = time.perf_counter_ns
-    # Warmup: count and time, both honoured.
     warm_start = clock()
-    warm_n, warm_until = 0, warm_start + int(float(m["warmup_seconds"]) * 1e9)
-    while warm_n < int(m["warmup_runs"]) or clock() < warm_until:
-        runner.set_inputs(sets[warm_n % len(sets)])
-        runner.invoke()
-        if feed is not None:
-            feed()
-        warm_n += 1
+    warm_n = loaded.warm_up(m)
 
     idle_ns: list[int] | None = None
     power = cell.get("power")
@@ -196,7 +231,7 @@ def measure(cell: CellRequest) -> CellResult:
     outputs = None
     outputs_start = clock()
     if cell.get("collect_outputs"):
-        outputs = collect_outputs(runner, arrays, sets, feed, output)
+        outputs = collect_outputs(runner, arrays, sets, feed, loaded.output)
     outputs_end = clock()
 
     code_after = None if counting else _shared_object_rss_kb()

@@ -113,6 +113,9 @@ class CellRequest(_CellRequired, total=False):
     cooldown: CooldownSpec
     profile_ops: bool  # a per-op profiling pass after the timed loop (issue 15)
     instructions: InstructionsSpec
+    partner: CellRequest  # `benchy ab`: time this cell and the partner in turn (worker/pair.py)
+    partner_first: bool  # a pair: the partner loads and times first (alternated by round)
+    shared_threads: bool  # ONNX Runtime: the process's shared thread pool (set by pair.py)
 
 
 CELL_KEYS = frozenset(CellRequest.__required_keys__ | CellRequest.__optional_keys__)
@@ -197,6 +200,16 @@ class CellResult(TypedDict, total=False):
     ops_source: str  # the source of `ops`, or "unavailable: <reason>"
     profile_s: float  # seconds the profiling pass took (after the timed loop)
     instructions: InstructionsResult  # instruction mode (issue 15)
+    partner_ns: list[int]  # a pair request (worker/pair.py): the partner's latencies
+    paired: PairedResult  # set by the host on the candidate's result (`benchy ab`)
+
+
+class PairedResult(TypedDict, total=False):
+    """`benchy ab`: the round's candidate and baseline timed in turn in one process."""
+
+    samples_ns: list[int]  # the candidate's
+    partner_ns: list[int]  # the baseline's
+    error: str  # why there are none
 
 
 class RuntimeFacts(TypedDict, total=False):

@@ -21,6 +21,7 @@ from typing import IO, Any
 from benchy.worker.callgrind import remove_dumps
 from benchy.worker.facts import facts
 from benchy.worker.measure import measure
+from benchy.worker.pair import measure_pair
 from benchy.worker.power import PowerSampler
 from benchy.worker.profiling import warm_translations
 from benchy.worker.protocol import PROTOCOL_VERSION, CellRequest, CellResult, request_problem
@@ -48,7 +49,7 @@ def _child(cell: CellRequest, wfd: int, log_fd: int) -> None:
         os.sched_setaffinity(0, set(int(c) for c in pin))
     reply: CellResult
     try:
-        reply = measure(cell)
+        reply = measure_pair(cell) if "partner" in cell else measure(cell)
     except Unavailable as exc:
         reply = {"status": "unavailable", "error": str(exc)}
     except Failed as exc:

@@ -53,6 +53,13 @@ def onnxruntime_facts() -> RuntimeFacts:
     }
 
 
+def share_thread_pool(threads: int) -> None:
+    """One intra-op pool of `threads` for every session this process makes from now on (those
+    with `shared_threads`): two sessions timed in turn (worker/pair.py) then use the same
+    threads, as one session would. Only before the process's first session."""
+    import_onnxruntime().set_global_thread_pool_sizes(threads, 1)
+
+
 class OnnxRunner(Runner):
     name = "onnxruntime"
     module = "onnxruntime"
@@ -100,8 +107,11 @@ class OnnxRunner(Runner):
     def _options(self) -> Any:
         ort, cell = self.ort, self.cell
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = int(cell["threads"])
-        opts.inter_op_num_threads = 1
+        if cell.get("shared_threads"):  # the process's one pool (share_thread_pool)
+            opts.use_per_session_threads = False
+        else:
+            opts.intra_op_num_threads = int(cell["threads"])
+            opts.inter_op_num_threads = 1
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         level = cell["delegate"].get("graph_optimization_level", "all")
         opts.graph_optimization_level = {
