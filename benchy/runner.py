@@ -388,7 +388,7 @@ class Runner:
             self.paired_latency
             and side is self.sides[-1]
             and len(self.sides) == 2
-            and target.device.pairs_in_process
+            and target.device.pairs_in_process()
             and side.plan.measure.mode == "time"
         )
 

@@ -436,3 +436,19 @@ stateN = "state"
     assert folder.startswith("files/") and len(folder) == len("files/") + 64 + len(".d")
     assert main(["clean", "--target", str(pi)]) == 0
     assert not (sshd.dir / "remote benchy 'dir'").exists()
+
+
+def test_ab_over_ssh_times_each_rounds_two_models_in_one_process_on_the_board(  # type: ignore[no-untyped-def]
+    sshd: SshServer, make_suite, tmp_path: Path
+) -> None:
+    """`benchy ab` on a board: the pair requests (worker/pair.py) go to the board's worker like
+    any cell, and every round of the candidate's cells was timed so."""
+    pi = write_target(tmp_path / "pi.toml", sshd.target_toml())
+    suite = make_suite(SUITE)
+    out = tmp_path / "ab"
+    code = main(["ab", str(suite), str(suite), "--target", str(pi), "--quick", "--out", str(out)])
+    assert code in (0, 4)  # the same suite: pass, or a close call
+    cells = pd.read_parquet(out / "candidate" / "cells.parquet")
+    ok = cells[cells.status == "ok"]
+    assert len(ok) == 3
+    assert (ok["paired_rounds"] == ok["repetitions"]).all(), ok[["paired_rounds", "paired_error"]]

@@ -53,11 +53,13 @@ class Target(ABC):
     emulated: ClassVar[bool] = False
     shares_host_clock: ClassVar[bool] = False
     """True when the device's perf_counter is benchy's own (the local target)."""
-    pairs_in_process: ClassVar[bool] = False
-    """Its worker can time two models in turn in one process (`benchy ab`, worker/pair.py)."""
 
     def __init__(self, name: str, options: Any) -> None:
         self.name, self.options = name, options
+
+    def pairs_in_process(self) -> bool:
+        """Its worker can time two models in turn in one process (`benchy ab`, worker/pair.py)."""
+        return False
 
     @classmethod
     @abstractmethod

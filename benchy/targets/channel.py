@@ -132,8 +132,6 @@ class WorkerChannel:
 class WorkerTarget(Target):
     """A target whose cells run in benchy's worker (local CPU, SSH boards)."""
 
-    pairs_in_process = True
-
     cooldown: Cooldown | None = None
 
     def __init__(self, name: str, options: Any) -> None:
@@ -167,6 +165,9 @@ class WorkerTarget(Target):
     def worker_facts(self) -> dict[str, Any]:
         facts: dict[str, Any] = self.connected().request({"op": "facts"}, START_TIMEOUT_S)["facts"]
         return facts
+
+    def pairs_in_process(self) -> bool:
+        return True
 
     def adapt(self, cell: CellRequest) -> CellRequest:
         """This target's own settings on a cell request (pinning, cool-down)."""

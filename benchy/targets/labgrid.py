@@ -125,6 +125,9 @@ class LabgridTarget(Target):
 
     # -- taking a board -------------------------------------------------------------------------
 
+    def pairs_in_process(self) -> bool:
+        return self.inner is not None and self.inner.pairs_in_process()
+
     def _coordinator(self) -> Coordinator:
         coordinator = self.coordinator
         if coordinator is None:
