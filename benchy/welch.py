@@ -17,6 +17,8 @@ import numpy.typing as npt
 
 from benchy.stats import Shift
 
+Bools = npt.NDArray[np.bool_]
+
 
 def _betacf(a: float, b: float, x: float) -> float:
     tiny, eps = 1e-300, 3e-16
@@ -159,24 +161,57 @@ def _yuen(d: npt.NDArray[np.float64]) -> tuple[float, float, float]:
     return float(v[g : n - g].mean()), se, float(h - 1)
 
 
-def trimmed_mean(d: npt.ArrayLike) -> float:
-    return _yuen(np.asarray(d, dtype=np.float64))[0]
+def _crossover(d: npt.NDArray[np.float64], first: Bools | None) -> tuple[float, float, float]:
+    """(shift, standard error, degrees of freedom) of paired differences. With `first` (which
+    rounds ran in one order, AB/BA crossover): the order effect cancels in the mean of the two
+    orders' trimmed means; its standard error is Yuen's on the differences with each order
+    moved onto that shift (the scatter within the orders, pooled as in the usual crossover
+    analysis), with one degree of freedom less for the order effect estimated. With fewer than
+    3 rounds in either order, or no orders: Yuen's one-sample trimmed t on all of them."""
+    if first is None or min(int(first.sum()), int((~first).sum())) < 3:
+        return _yuen(d)
+    shift, moved = _moved(d, first)
+    _, se, df = _yuen(moved)
+    return shift, se, max(df - 1.0, 1.0)
 
 
-def yuen_shift(d: npt.ArrayLike, confidence: float) -> Shift:
+def _moved(d: npt.NDArray[np.float64], first: Bools) -> tuple[float, npt.NDArray[np.float64]]:
+    """(the crossover shift, the differences with each order's trimmed mean moved onto it)."""
+    means = [_yuen(d[group])[0] for group in (first, ~first)]
+    shift = (means[0] + means[1]) / 2
+    out = d.copy()
+    for group, mean in zip((first, ~first), means, strict=True):
+        out[group] += shift - mean
+    return shift, out
+
+
+def without_order(d: npt.ArrayLike, first: Bools) -> npt.NDArray[np.float64]:
+    """The differences with the order effect out: what is left is each round's own scatter
+    (for the robust scatter and the notes)."""
+    v = np.asarray(d, dtype=np.float64)
+    if min(int(first.sum()), int((~first).sum())) < 3:
+        return v
+    return _moved(v, first)[1]
+
+
+def trimmed_mean(d: npt.ArrayLike, first: Bools | None = None) -> float:
+    return _crossover(np.asarray(d, dtype=np.float64), first)[0]
+
+
+def yuen_shift(d: npt.ArrayLike, confidence: float, first: Bools | None = None) -> Shift:
     """The trimmed mean of paired differences with Yuen's CI (Tukey–McLaughlin's one-sample
-    trimmed t); needs ≥ 3 differences."""
+    trimmed t; with `first`, the crossover's: `_crossover`); needs ≥ 3 differences."""
     v = np.asarray(d, dtype=np.float64)
     if len(v) < 3:
         raise ValueError("the trimmed t needs at least three pairs")
-    mean, se, df = _yuen(v)
+    mean, se, df = _crossover(v, first)
     half = t_quantile(1 - (1 - confidence) / 2, df) * se
     return Shift(mean, mean - half, mean + half, confidence, len(v), len(v))
 
 
-def yuen_p_above(d: npt.ArrayLike, shift: float) -> float:
+def yuen_p_above(d: npt.ArrayLike, shift: float, first: Bools | None = None) -> float:
     """One-sided p-value of H0 "the trimmed mean of the paired differences ≤ shift"."""
-    mean, se, df = _yuen(np.asarray(d, dtype=np.float64))
+    mean, se, df = _crossover(np.asarray(d, dtype=np.float64), first)
     if se == 0:
         return 0.0 if mean > shift else 1.0
     return t_sf((mean - shift) / se, df)

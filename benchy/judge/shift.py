@@ -63,11 +63,13 @@ from benchy.stats import (
 )
 from benchy.welch import (
     TRIM,
+    Bools,
     Prior,
     pooled,
     trimmed_mean,
     welch_p_above,
     welch_shift,
+    without_order,
     yuen_p_above,
     yuen_shift,
 )
@@ -135,17 +137,26 @@ class Pair:
         kx, ky = self.kept()
         return self.x[kx], self.y[ky] - self.offset
 
-    def differences(self) -> tuple[Floats, Ints]:
-        """Paired: new − base (drift out) per round measured on both sides, and the rounds."""
+    def _rounds(self) -> tuple[Floats, Ints, Bools | None]:
+        """Paired: new − base (drift out) per round measured on both sides, the rounds, and for
+        rounds timed in one process which of them timed the baseline's model first (even
+        rounds: runner._run_paired), the crossover's two orders."""
         rounds, ix, iy = np.intersect1d(self.rounds_x, self.rounds_y, return_indices=True)
-        return self.y[iy] - self.offset - self.x[ix], rounds
+        first = rounds % 2 == 0 if self.within else None
+        return self.y[iy] - self.offset - self.x[ix], rounds, first
+
+    def differences(self) -> tuple[Floats, Ints]:
+        """Paired: new − base per round (in one process, the order effect out), and the rounds."""
+        d, rounds, first = self._rounds()
+        return (d if first is None else without_order(d, first)), rounds
 
     def shift(self, confidence: float) -> Shift:
         """The shift of the compared values with its CI: Hodges–Lehmann and Mann–Whitney; for
         fast speed modes (a few values that agree closely) Welch's t; paired, Yuen's trimmed t
-        on the rounds' differences."""
+        on the rounds' differences (in one process, per order: welch._crossover)."""
         if self.paired:
-            return yuen_shift(self.differences()[0], confidence)
+            d, _, first = self._rounds()
+            return yuen_shift(d, confidence, first)
         x, y = self.compared()
         if self.modes:
             return welch_shift(x, y, confidence, self.prior)
@@ -154,8 +165,8 @@ class Pair:
     def p_above(self, up: float, down: float) -> tuple[float, float]:
         """One-sided p-values of "worse by at most `up`" and "better by at most `down`"."""
         if self.paired:
-            d = self.differences()[0]
-            return yuen_p_above(d, up), yuen_p_above(-d, down)
+            d, _, first = self._rounds()
+            return yuen_p_above(d, up, first), yuen_p_above(-d, down, first)
         x, y = self.compared()
         if self.modes:
             return welch_p_above(x, y, up, self.prior), welch_p_above(y, x, down, self.prior)
@@ -166,7 +177,8 @@ class Pair:
         """The shift (Hodges–Lehmann of the compared values; paired, the trimmed mean of the
         rounds' differences) before any drift is taken out."""
         if self.paired:
-            return trimmed_mean(self.differences()[0]) + self.offset
+            d, _, first = self._rounds()
+            return trimmed_mean(d, first) + self.offset
         kx, ky = self.kept()
         return float(np.median((self.y[ky][None, :] - self.x[kx][:, None]).ravel()))
 
