@@ -54,8 +54,8 @@ def measure_pair(cell: CellRequest) -> CellResult:
 
 def alternating(loaded: list[Loaded], m: MeasureSpec) -> tuple[list[int], list[int]]:
     """Timed invokes of each model in turn, a block of BLOCK_NS each, until each model has what
-    one worker process of it would have (min_runs, and min_seconds of its own blocks), or either
-    reaches max_runs, or max_seconds per model have passed."""
+    one worker process of it would have (min_runs, and min_seconds of its own blocks) or its
+    max_runs, or max_seconds per model have passed. A model at max_runs sits its turns out."""
     clock = time.perf_counter_ns
     samples: list[list[int]] = [[] for _ in loaded]
     spent = [0] * len(loaded)  # each model's blocks, wall time
@@ -65,6 +65,8 @@ def alternating(loaded: list[Loaded], m: MeasureSpec) -> tuple[list[int], list[i
     while True:
         for k, model in enumerate(loaded):
             own, runner = samples[k], model.runner
+            if len(own) >= max_runs:
+                continue
             block_start = clock()
             while True:
                 runner.set_inputs(model.sets[len(own) % len(model.sets)])  # outside the timing
@@ -77,9 +79,9 @@ def alternating(loaded: list[Loaded], m: MeasureSpec) -> tuple[list[int], list[i
                 if b - block_start >= BLOCK_NS or len(own) >= max_runs:
                     break
             spent[k] += clock() - block_start
-        if (
-            all(len(s) >= min_runs and t >= min_ns for s, t in zip(samples, spent))
-            or any(len(s) >= max_runs for s in samples)
-            or clock() >= max_end
-        ):
+        done = (
+            len(s) >= max_runs or (len(s) >= min_runs and t >= min_ns)
+            for s, t in zip(samples, spent)
+        )
+        if all(done) or clock() >= max_end:
             return samples[0], samples[1]
