@@ -178,7 +178,11 @@ def ab_draw(
     both grow into the job's other rounds in the same order."""
     base, new = job
     rounds = np.intersect1d(base.rounds, new.rounds)
-    order = [int(v) for v in rng.permutation(rounds)]
+    # Even and odd rounds alternate, as in the runner: a round's parity is which model its pair
+    # process timed first (runner._run_paired), and the comparison takes that order effect out.
+    even, odd = (rng.permutation(rounds[rounds % 2 == k]) for k in (0, 1))
+    order = [int(v) for pair in zip(even, odd, strict=False) for v in pair]
+    order += [int(v) for v in (even if len(even) > len(odd) else odd)[min(len(even), len(odd)) :]]
     return Draw(base, order[:r], order[r:]), Draw(new, order[:r], order[r:], pairs=pairs)
 
 
