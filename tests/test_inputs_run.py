@@ -80,6 +80,17 @@ def test_a_streaming_model_with_three_inputs_runs_as_one_stream(
     assert (cells.status == "ok").all()
 
 
+VAD_STREAM: InputsSpec = {
+    "feeds": [
+        {"name": "input", "source": "random", "shape": [1, 16]},
+        {"name": "state", "source": "zeros", "shape": [2, 1, 8]},
+        {"name": "sr", "source": "value", "shape": [], "value": 16000},
+    ],
+    "feedback": {"stateN": "state"},
+}
+"""vad.onnx as one stream: its state fed back, sr a scalar."""
+
+
 def cell_for(model: Path, runtime: str, inputs: InputsSpec) -> CellRequest:
     measure = {"warmup_runs": 0, "warmup_seconds": 0.0, "min_runs": 200, "min_seconds": 0.0,
                "max_seconds": 10.0, "max_runs": 200, "repetitions": 1,
@@ -99,14 +110,7 @@ def test_the_timed_loop_feeds_every_invoke_the_previous_state(
     took the previous one's output, and the state changed every time."""
     if kind == "onnx":
         model, runtime = tiny["vad"], "onnxruntime"
-        inputs: InputsSpec = {
-            "feeds": [
-                {"name": "input", "source": "random", "shape": [1, 16]},
-                {"name": "state", "source": "zeros", "shape": [2, 1, 8]},
-                {"name": "sr", "source": "value", "shape": [], "value": 16000},
-            ],
-            "feedback": {"stateN": "state"},
-        }
+        inputs: InputsSpec = VAD_STREAM
     else:
         model, runtime = tiny["counter"], "tflite"
         inputs = {

@@ -25,7 +25,7 @@ from benchy.worker.server import run_isolated
 from .conftest import MODELS
 from .fakeruns import cell_row, medians, write_run
 from .mlp_models import mlp_chain
-from .test_inputs_run import cell_for
+from .test_inputs_run import VAD_STREAM, cell_for
 
 MEASURE = {"warmup_runs": 5, "warmup_seconds": 0.0, "min_runs": 150, "min_seconds": 0.02,
            "max_seconds": 10.0, "max_runs": 100_000, "repetitions": 1,
@@ -70,15 +70,7 @@ def test_the_pair_tells_which_model_is_slower(tmp_path: Path) -> None:
 
 
 def test_a_streaming_model_pairs_with_its_state_fed_back(tiny: dict[str, Path]) -> None:
-    inputs: Any = {
-        "feeds": [
-            {"name": "input", "source": "random", "shape": [1, 16]},
-            {"name": "state", "source": "zeros", "shape": [2, 1, 8]},
-            {"name": "sr", "source": "value", "shape": [], "value": 16000},
-        ],
-        "feedback": {"stateN": "state"},
-    }
-    cell = cell_for(tiny["vad"], "onnxruntime", inputs)
+    cell = cell_for(tiny["vad"], "onnxruntime", VAD_STREAM)
     got = paired(cell, cell)
     assert got["status"] == "ok", got.get("error")
     assert len(got["samples_ns"]) == len(got["partner_ns"]) == 200  # max_runs of cell_for

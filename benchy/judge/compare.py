@@ -203,14 +203,15 @@ def _paired_by_cell(new: StoredRun) -> dict[CellKey, tuple[pd.DataFrame, pd.Data
     for key, group in _by_cell(figures).items():
         timed = group[group["paired_n"].notna()]
         if len(timed) and 2 * len(timed) >= len(group):
-            n = timed["paired_n"].astype("int64")
-            sides = (
-                pd.DataFrame({"repetition": timed["repetition"], "n": n,
-                              **{q: timed[f"paired{side}_{q}"] for q in QUANTILES}})
-                for side in ("_base", "")
-            )  # fmt: skip
-            out[key] = (next(sides), next(sides))
+            out[key] = (_paired_side(timed, "paired_base"), _paired_side(timed, "paired"))
     return out
+
+
+def _paired_side(timed: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """One side's per-round percentiles, in the columns StoredRun.repetitions() gives."""
+    values = {q: timed[f"{prefix}_{q}"] for q in QUANTILES}
+    n = timed["paired_n"].astype("int64")
+    return pd.DataFrame({"repetition": timed["repetition"], "n": n, **values})
 
 
 def _by_cell(reps: pd.DataFrame) -> dict[CellKey, pd.DataFrame]:
