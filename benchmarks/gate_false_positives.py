@@ -382,12 +382,11 @@ def study(
     def judge(
         tally: Tally, base: Draw, new: Draw, hb: Any, hn: Any, key: CellKey, ab: bool
     ) -> None:
-        tally.aa(
-            adaptive(base, new, gate, hiccups(hb, same), hiccups(hn, same), r, ab), len(keys), r
-        )
+        g = gate.for_ab() if ab else gate  # as `benchy ab` judges (its own default δ p50)
+        tally.aa(adaptive(base, new, g, hiccups(hb, same), hiccups(hn, same), r, ab), len(keys), r)
         for name, factor in (("10%", 1.10), ("5%", 1.05)):
             slow = slow_down(key, factor)
-            out = adaptive(base, new, gate, hiccups(hb, same), hiccups(hn, slow), r, ab)
+            out = adaptive(base, new, g, hiccups(hb, same), hiccups(hn, slow), r, ab)
             tally.slowed(name, out, key)
 
     def picks(base: Draw, new: Draw) -> tuple[dict[CellKey, int], dict[CellKey, int]]:
@@ -512,8 +511,10 @@ def main() -> None:
     pools = [load(d) for d in dirs or []]
     jobs = [(load(d / "base"), load(d / "candidate")) for d in ab_dirs]
     measured = time.perf_counter() - t0
-    gate = Gate.from_payload({k: _value(v) for k, v in (i.split("=", 1) for i in args.gate)})
-    print(f"{len(pools)} runs, {len(jobs)} ab jobs; gate: {json.dumps(gate.payload())}")
+    settings = {k: _value(v) for k, v in (i.split("=", 1) for i in args.gate)}
+    gate = Gate.from_payload({**settings, "given": list(settings)})
+    print(f"{len(pools)} runs, {len(jobs)} ab jobs; gate: {json.dumps(gate.payload())}; "
+          f"δ p50 in benchy ab {gate.for_ab().p50_pct:g}%")  # fmt: skip
     figures = []
     for r in args.reps:
         print(f"R = {r}:", flush=True)

@@ -104,6 +104,11 @@ GATE_METRICS = ("p50", "p90", "p99", "peak_memory", "model_memory", "accuracy", 
 """What a baseline comparison can judge; [gate].metrics picks from these."""
 
 
+AB_P50_PCT = 2.0
+"""`benchy ab`'s default δ p50, in %. Its rounds timed in one process resolve it: on the pool
+study a 5% slowdown caught in 99% of cells, A/A exit 4 in 2% (README, The regression gate)."""
+
+
 @dataclass(frozen=True)
 class Gate:
     """How a run is judged against a baseline (and how sure a budget verdict must be)."""
@@ -130,17 +135,27 @@ class Gate:
     inconclusive: str = "flag"  # "flag": exit 4; "pass": exit 0
     max_repetitions: int = 24  # adaptive repetitions for close calls (benchy/adaptive.py)
     extra_time_pct: float = 25.0  # ... taking at most this % of the planned rounds' time
+    given: tuple[str, ...] = ()  # the keys the suite's [gate] set; the rest are defaults
 
     def payload(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def for_ab(self) -> Gate:
+        """The gate of `benchy ab`: δ p50 AB_P50_PCT unless the suite sets `p50_pct`. Each
+        round's two models are timed in one process there, which resolves shifts well below the
+        5% that two separate runs can (README, The regression gate)."""
+        if "p50_pct" in self.given:
+            return self
+        return dataclasses.replace(self, p50_pct=AB_P50_PCT)
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> Gate:
         """From run.json's "gate" (keys this version does not know are ignored)."""
         names = {f.name for f in dataclasses.fields(cls)}
         known = {k: v for k, v in data.items() if k in names}
-        if "metrics" in known:
-            known["metrics"] = tuple(known["metrics"])
+        for key in ("metrics", "given"):
+            if key in known:
+                known[key] = tuple(known[key])
         return cls(**known)
 
 
@@ -270,7 +285,7 @@ def _gate(t: Table) -> Gate:
     if "metrics" in t:
         values["metrics"] = t.str_list("metrics", choices=GATE_METRICS)
     values["inconclusive"] = t.string("inconclusive", "flag", choices=("flag", "pass"))
-    return Gate(**values)
+    return Gate(**values, given=tuple(t.keys()))
 
 
 def _check_dataset(t: Table, path: Path) -> None:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from benchy.cli import main
-from benchy.config import Gate
+from benchy.config import AB_P50_PCT, Gate, load_suite
 from benchy.judge.compare import compare_runs
 from benchy.results.read import StoredRun
 from benchy.rows import paired_columns, paired_figures
@@ -111,9 +111,11 @@ def test_the_rows_keep_each_models_percentiles_per_round() -> None:
 
 
 def _ab(tmp_path: Path, process: list[float], pair: tuple[list[float], list[float]] | None,
-        threads: int = 1, rounds_paired: int = 12) -> StoredRun:  # fmt: skip
-    """Two runs of one `benchy ab` whose processes' medians are `process` on both sides, and
-    whose rounds timed in one process gave `pair` (base, new) in the first `rounds_paired`."""
+        threads: int = 1, rounds_paired: int = 12, slower: float = 1.0,
+        gate: dict[str, Any] | None = None) -> StoredRun:  # fmt: skip
+    """Two runs of one `benchy ab` whose processes' medians are `process` (the candidate's
+    × `slower`), and whose rounds timed in one process gave `pair` (base, new) in the first
+    `rounds_paired`."""
     row = cell_row("fp32", threads=threads)
     job = {"id": "j1"}
     write_run(tmp_path / "base", {"fp32": (row, process)}, ab={**job, "side": "base"})
@@ -125,8 +127,8 @@ def _ab(tmp_path: Path, process: list[float], pair: tuple[list[float], list[floa
         for q in ("p50", "p90", "p99"):
             figures["fp32"][f"paired_base_{q}"] = base[:rounds_paired] + gap
             figures["fp32"][f"paired_{q}"] = new[:rounds_paired] + gap
-    write_run(tmp_path / "new", {"fp32": (row, process)}, figures=figures,
-              ab={**job, "side": "candidate"})  # fmt: skip
+    write_run(tmp_path / "new", {"fp32": (row, [v * slower for v in process])}, figures=figures,
+              ab={**job, "side": "candidate"}, gate=gate or {})  # fmt: skip
     return StoredRun.load(tmp_path / "new")
 
 
@@ -150,14 +152,17 @@ def test_the_shift_is_judged_on_the_rounds_timed_in_one_process(
     assert r.verdict == "regressed", r.message()
     assert r.shift == pytest.approx(0.12, abs=0.005)
     assert "timed in turn in one process per round: 20% trimmed mean of 12 rounds'" in r.note
+    # shown beside the shift: the medians of what was compared, not the processes' 5.0
+    assert (r.base, r.new) == pytest.approx((np.median(base), np.median(new)))
 
 
 def test_an_aa_timed_in_one_process_is_unchanged_where_processes_differ(tmp_path: Path) -> None:
     """The candidate's processes happened to land slower (+15%), its rounds timed in one
     process with the baseline's agree: unchanged."""
     base = medians(5.0, 12, 0.006)
-    r = _p50(tmp_path, _ab(tmp_path, [5.0] * 12, (base, list(reversed(base)))))
+    r = _p50(tmp_path, _ab(tmp_path, [5.0] * 12, (base, list(reversed(base))), slower=1.15))
     assert r.verdict == "unchanged", r.message()
+    assert r.base == pytest.approx(r.new)
 
 
 def test_too_few_rounds_timed_in_one_process_fall_back_to_the_processes(
@@ -170,3 +175,23 @@ def test_too_few_rounds_timed_in_one_process_fall_back_to_the_processes(
     r = _p50(tmp_path, _ab(tmp_path, medians(5.0, 12), (base, new), rounds_paired=5))
     assert r.verdict == "unchanged", r.message()
     assert "one process" not in r.note
+
+
+def test_benchy_ab_judges_p50_at_its_own_delta_unless_the_suite_sets_one(
+    tmp_path: Path, make_suite: Any
+) -> None:
+    """δ p50 is 5% between runs and AB_P50_PCT (2%) in `benchy ab`, whose rounds are timed in
+    one process; a suite's own `p50_pct` holds in both."""
+    body = '[models.cnn]\n[models.cnn.variants]\nfp32 = "@MODELS@/cnn_fp32.tflite"\n'
+    default = load_suite(make_suite(body)).gate
+    assert (default.p50_pct, default.for_ab().p50_pct) == (5.0, AB_P50_PCT)
+    own = load_suite(make_suite(body + "[gate]\np50_pct = 5\n", name="own.toml")).gate
+    assert own.given == ("p50_pct",) and own.for_ab().p50_pct == 5.0
+    assert Gate.from_payload(own.payload()) == own  # as run.json keeps it
+    # `benchy compare` of a stored ab job judges as `benchy ab` did: +4.5% is past 2%, not 5%
+    base = medians(5.0, 12, 0.006)
+    new = [v * 1.045 for v in reversed(base)]
+    run = _ab(tmp_path / "a", [5.0] * 12, (base, new))
+    assert main(["compare", str(tmp_path / "a" / "base"), str(run.dir)]) == 1
+    run = _ab(tmp_path / "b", [5.0] * 12, (base, new), gate=own.payload())
+    assert main(["compare", str(tmp_path / "b" / "base"), str(run.dir)]) == 0  # unchanged

@@ -10,6 +10,7 @@ stored side by side (`base/`, `candidate/`) and compared exactly as `benchy comp
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import uuid
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ def add_parser(sub: Any) -> None:
 
 def cmd_ab(args: argparse.Namespace, console: Console) -> int:
     base_suite, new_suite = load_suite(args.base), load_suite(args.new)
+    new_suite = dataclasses.replace(new_suite, gate=new_suite.gate.for_ab())
     targets = targets_of(args.new, args.target, new_suite.targets)
     names = [t.name for t in targets]
     if len(set(names)) != len(names):

@@ -62,7 +62,9 @@ def collect(
     """The per-repetition values of one cell × percentile, or why they cannot be compared.
     `interleaved`: both sides measured in one job, round by round (a multi-threaded cell is then
     compared by round; shift.py). `within`: each round's two values were timed in turn in one
-    process (worker/pair.py): compared by round whatever the threads."""
+    process (worker/pair.py): compared by round whatever the threads, and the base/new values
+    shown are the medians of those rounds (the processes' figures can differ by more than the
+    shift, 17% in an A/A here)."""
     bv, nv = points
     d = delta(gate, metric)
     if base_reps is None or new_reps is None or base_reps.empty or new_reps.empty:
@@ -75,6 +77,8 @@ def collect(
         point = float(np.median(y) / np.median(x) - 1)
         note = f"needs ≥ {need} samples per repetition, has {fewest}; not compared"
         return Result(cell, metric, "unchecked", bv, nv, point, delta=d, note=note)
+    if within:  # show the values compared: the rounds' two models, not the processes
+        bv, nv = float(np.median(x)), float(np.median(y))
     return Pair(
         cell, metric, bv, nv, np.log(x), np.log(y),
         base_reps["repetition"].to_numpy(np.int64), new_reps["repetition"].to_numpy(np.int64),

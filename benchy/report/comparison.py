@@ -165,9 +165,10 @@ def print_comparison(console: Console, comparison: Comparison, show_all: bool = 
     if table.row_count:
         console.print(table)
         console.print(
-            "[dim]base and new: each cell's figure over all its samples pooled; shift: the "
-            "Hodges–Lehmann shift of the per-repetition values with its CI — a pooled figure "
-            "that barely moves can sit beside a large shift when repetitions disagree[/]"
+            "[dim]base and new: each cell's figure over all its samples pooled (where the "
+            "note says 'timed in turn in one process', the median of those rounds); shift: "
+            "the shift of the per-repetition values with its CI — a pooled figure that barely "
+            "moves can sit beside a large shift when repetitions disagree[/]"
         )
     quiet = [r for r in comparison.results if r.verdict in QUIET]
     if quiet and not show_all:
