@@ -98,7 +98,7 @@ def test_the_nightly_runs_benchy_ab_against_the_accepted_commit_when_the_suite_c
     tmp_path: Path, suite_changed: bool
 ) -> None:
     """The ab step's own shell, run in a real git repository: it finds the commit of the run
-    the nightly was just compared with, checks it out beside the repository and hands both
+    the nightly was just compared with, checks it out in the runner's temp folder and hands both
     suite files to `benchy ab` — only when the suite's folder differs. `benchy` here is a stand-in
     that records its arguments: the step's shell is what is under test (GitHub cannot run here;
     `benchy ab` itself is tested in test_ab.py)."""
@@ -126,7 +126,7 @@ def test_the_nightly_runs_benchy_ab_against_the_accepted_commit_when_the_suite_c
     (bin_dir / "benchy").chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "SUITE": "suites/wearable.toml",
            "REPORTS": "reports", "GITHUB_OUTPUT": str(tmp_path / "out"), "GITHUB_RUN_ID": "2",
-           "CALLED": str(tmp_path / "called")}  # fmt: skip
+           "CALLED": str(tmp_path / "called"), "RUNNER_TEMP": str(tmp_path / "temp")}  # fmt: skip
     script = _script(_step(load("nightly.yml"), "ab"), bench_run=str(run))
     proc = subprocess.run(["bash", "-e", "-c", script], cwd=repo, env=env, capture_output=True,
                           text=True)  # fmt: skip
@@ -138,8 +138,9 @@ def test_the_nightly_runs_benchy_ab_against_the_accepted_commit_when_the_suite_c
         return
     assert output == "code=1\n"  # benchy ab's exit code, for the verdict step
     args = (tmp_path / "called").read_text().split()
-    assert args[:3] == ["ab", "../accepted/suites/wearable.toml", "suites/wearable.toml"]
-    assert (tmp_path / "accepted" / "suites" / "wearable.toml").read_text() == "# accepted\n"
+    tree = tmp_path / "temp" / "accepted-2"
+    assert args[:3] == ["ab", f"{tree}/suites/wearable.toml", "suites/wearable.toml"]
+    assert (tree / "suites" / "wearable.toml").read_text() == "# accepted\n"
 
 
 @pytest.mark.parametrize(
