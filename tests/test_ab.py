@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchy.cli import main
+from benchy.config import AB_P50_PCT
 
 BODY = """
 [matrix]
@@ -54,6 +55,7 @@ def test_the_same_model_on_both_sides_is_not_regressed(
                    "--repetitions", "14")  # fmt: skip
     manifest = json.loads((out / "candidate" / "run.json").read_text())
     assert manifest["ab_verdict"] != "regressed"
+    assert manifest["gate"]["p50_pct"] == AB_P50_PCT  # `benchy ab`'s own δ, kept with the run
     for side in ("base", "candidate"):  # both sides take --repetitions
         assert json.loads((out / side / "run.json").read_text())["measure"]["repetitions"] == 14
         assert set(pd.read_parquet(out / side / "repetitions.parquet").repetition) >= set(
