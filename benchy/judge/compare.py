@@ -54,6 +54,12 @@ class Comparison:
             out[v] = out.get(v, 0) + 1
         return out
 
+    def unstable_between_runs(self) -> int:
+        """Latency results `unstable` between two separate runs (`benchy ab` judges them)."""
+        if one_job(self.base, self.new):
+            return 0
+        return sum(r.verdict == "unstable" and r.metric in QUANTILES for r in self.results)
+
     def drift_text(self) -> str:
         applied = [d for d in (self.drifts or {}).values() if d.applied]
         return ", ".join(f"{d.name()} {d.metric} {d.text()}" for d in applied)

@@ -10,12 +10,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from benchy.judge.compare import Comparison, one_job
+from benchy.judge.compare import Comparison
 from benchy.judge.result import ALL_CELLS, LABELS, VERDICTS, Result
 from benchy.report.figures import latency_text
 from benchy.report.markup import plain, styled
 from benchy.report.table import fit_widths
-from benchy.results.read import QUANTILES
 
 STYLE = {
     "regressed": "bold red",
@@ -137,6 +136,14 @@ def counts_line(comparison: Comparison) -> str:
     return " · ".join(parts) if parts else "nothing to compare"
 
 
+def ab_hint(comparison: Comparison) -> str:
+    return (
+        f"{comparison.unstable_between_runs()} latency results `unstable` between these two "
+        "runs: `benchy ab BASE_SUITE NEW_SUITE` measures both sides in one job, each round's two "
+        "models timed in one process, and judges such cells"
+    )
+
+
 def looks_text(comparison: Comparison) -> str:
     """`; looks at 12, 18, 24 repetitions` when cells could be judged more than once."""
     at = comparison.looks.at
@@ -171,14 +178,8 @@ def print_comparison(console: Console, comparison: Comparison, show_all: bool = 
             "the shift of the per-repetition values with its CI — a pooled figure that barely "
             "moves can sit beside a large shift when repetitions disagree[/]"
         )
-    blind = [r for r in comparison.results if r.verdict == "unstable" and r.metric in QUANTILES]
-    if blind and not one_job(comparison.base, comparison.new):
-        console.print(
-            f"[dim]{len(blind)} latency results `unstable` between these two runs: `benchy ab "
-            "BASE_SUITE NEW_SUITE` measures both sides in one job, each round's two models "
-            "timed in one process, and judges such cells[/]",
-            soft_wrap=True,
-        )
+    if comparison.unstable_between_runs():
+        console.print(f"[dim]{ab_hint(comparison)}[/]", soft_wrap=True)
     quiet = [r for r in comparison.results if r.verdict in QUIET]
     if quiet and not show_all:
         console.print(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from benchy.judge.compare import Comparison
 from benchy.report.cases import Case
-from benchy.report.comparison import looks_text
+from benchy.report.comparison import ab_hint, looks_text
 
 ICON = {0: "✅", 1: "❌", 3: "💥", 4: "⚠️"}
 ATTENTION = ("error", "failure", "skipped")
@@ -59,6 +59,8 @@ def summary(
             f"{quiet} checks were not judged (unstable, unchecked or unavailable): "
             "see the full list.",
         ]
+    if comparison is not None and comparison.unstable_between_runs():
+        lines += ["", f"{ab_hint(comparison)}."]
     lines += ["", f"<details><summary>All {len(cases)} checks</summary>", ""]
     lines += ["| cell | check | outcome | result |", "| --- | --- | --- | --- |"]
     lines += [f"| {_cell(c.title)} | {c.name} | {c.outcome} | {_cell(c.message)} |" for c in cases]
