@@ -5,6 +5,10 @@ Each cell of the candidate runs right after the matching cell of the baseline (s
 model, variant, runtime, delegate, threads), repetition after repetition, so machine drift hits
 both sides alike. Both sides use the candidate suite's measurement settings. The two runs are
 stored side by side (`base/`, `candidate/`) and compared exactly as `benchy compare` would.
+
+Each round's two models are also timed in turn in one worker process, and latency shifts are
+judged on those rounds: p50 at δ = 2% unless the candidate suite's [gate] sets p50_pct (two
+separate runs keep 5%).
 """
 
 from __future__ import annotations
