@@ -93,8 +93,7 @@ def ab(base: Path, new: Path, out: Path) -> dict[str, Any]:
 def judged(out: Path, code: int, seconds: float) -> dict[str, Any]:
     """One stored `benchy ab` folder, judged by this benchy at `benchy ab`'s default [gate]."""
     base, candidate = StoredRun.load(out / "base"), StoredRun.load(out / "candidate")
-    gate = Gate().for_ab()
-    c = compare_runs(base, candidate, gate, interleaved=True)  # runs stored before ab marked them
+    c = compare_runs(base, candidate, Gate(), interleaved=True)  # runs stored before ab marked them
     cells = {}
     for r in c.results:
         if r.metric == "p50" and r.cell.runtime:

@@ -382,11 +382,12 @@ def study(
     def judge(
         tally: Tally, base: Draw, new: Draw, hb: Any, hn: Any, key: CellKey, ab: bool
     ) -> None:
-        g = gate.for_ab() if ab else gate  # as `benchy ab` judges (its own default δ p50)
-        tally.aa(adaptive(base, new, g, hiccups(hb, same), hiccups(hn, same), r, ab), len(keys), r)
+        tally.aa(
+            adaptive(base, new, gate, hiccups(hb, same), hiccups(hn, same), r, ab), len(keys), r
+        )
         for name, factor in (("10%", 1.10), ("5%", 1.05)):
             slow = slow_down(key, factor)
-            out = adaptive(base, new, g, hiccups(hb, same), hiccups(hn, slow), r, ab)
+            out = adaptive(base, new, gate, hiccups(hb, same), hiccups(hn, slow), r, ab)
             tally.slowed(name, out, key)
 
     def picks(base: Draw, new: Draw) -> tuple[dict[CellKey, int], dict[CellKey, int]]:

@@ -169,10 +169,15 @@ def _crossover(d: npt.NDArray[np.float64], first: Bools | None) -> tuple[float, 
     and the trimming over all rounds keep a hiccup out, even in an order with few rounds (20%
     of 6 trims one round per end, of 4 none). With fewer than 3 rounds in either order, or no
     orders: Yuen's one-sample trimmed t as it is."""
-    if first is None or min(int(first.sum()), int((~first).sum())) < 3:
+    if first is None or not _both_orders(first):
         return _yuen(d)
     mean, se, df = _yuen(_moved(d, first))
     return mean, se, max(df - 1.0, 1.0)
+
+
+def _both_orders(first: Bools) -> bool:
+    """At least 3 rounds in each order: enough to estimate the order effect."""
+    return min(int(first.sum()), int((~first).sum())) >= 3
 
 
 def _moved(d: npt.NDArray[np.float64], first: Bools) -> npt.NDArray[np.float64]:
@@ -185,9 +190,7 @@ def without_order(d: npt.ArrayLike, first: Bools) -> npt.NDArray[np.float64]:
     """The differences with the order effect out: what is left is each round's own scatter
     (for the robust scatter and the notes)."""
     v = np.asarray(d, dtype=np.float64)
-    if min(int(first.sum()), int((~first).sum())) < 3:
-        return v
-    return _moved(v, first)
+    return _moved(v, first) if _both_orders(first) else v
 
 
 def trimmed_mean(d: npt.ArrayLike, first: Bools | None = None) -> float:

@@ -14,7 +14,7 @@ from rich.console import Console
 from benchy.commands.common import add_gate_arguments, publish, reports_wanted
 from benchy.config import Gate, load_suite
 from benchy.judge import outcome
-from benchy.judge.compare import compare_runs, one_job
+from benchy.judge.compare import compare_runs
 from benchy.report.comparison import print_comparison
 from benchy.results.read import StoredRun, records
 
@@ -44,8 +44,6 @@ def cmd_compare(args: argparse.Namespace, console: Console) -> int:
         settings = load_suite(args.suite).gate
     else:
         settings = Gate.from_payload(new.manifest.get("gate") or {})
-    if one_job(base, new):  # judged as `benchy ab` judged them
-        settings = settings.for_ab()
     comparison = compare_runs(base, new, settings)
     print_comparison(console, comparison, args.all)
     rows = records(new.cells)

@@ -92,8 +92,11 @@ def compare_runs(
     base: StoredRun, new: StoredRun, gate: Gate, interleaved: bool | None = None
 ) -> Comparison:
     """`interleaved`: the runs were measured in one job, round by round (None: as their
-    manifests say); latencies are then compared by round where speeds call for it (shift.py)."""
+    manifests say); latencies are then compared by round where speeds call for it (shift.py),
+    at `benchy ab`'s δ p50 unless the gate was given one (Gate.for_ab)."""
     interleaved = one_job(base, new) if interleaved is None else interleaved
+    if interleaved:
+        gate = gate.for_ab()
     diffs = differences(base.manifest, new.manifest, base.cells, new.cells)
     targets = set(new.cells["target"].astype(str))
     base_rows = {k: r for k, r in base.records().items() if k.target in targets}
